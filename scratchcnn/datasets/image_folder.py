@@ -1,0 +1,157 @@
+"""Load a folder of images with one sub-folder per class (``cats/``, ``dogs/``, ...).
+
+Decoding needs Pillow, the optional ``images`` extra: ``pip install scratchcnn[images]``.
+"""
+import numbers
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ._checks import check_seed
+from ._split import check_split, stratified_split
+
+COLOR_MODES = {"rgb": "RGB", "grayscale": "L"}  # our name -> Pillow mode
+
+
+def list_classes(path):
+    """Sorted class names: the sub-folders of ``path`` (or of its single nested folder).
+
+    Hidden folders (starting with '.') are ignored. Class i in ``load_image_folder``
+    is ``list_classes(path)[i]``.
+    """
+    return [folder.name for folder in _class_folders(path)]
+
+
+def load_image_folder(path, size=(50, 50), color="rgb", split=(0.8, 0.1, 0.1), seed=0):
+    """Decode, resize and label every image under ``path/<class name>/``.
+
+    Also accepts the Kaggle nested layout, where ``path`` holds a single folder that
+    holds the class folders (``training_set/training_set/cats``). Files that cannot
+    be decoded are skipped and listed in one warning.
+
+    Args:
+        path: the folder. Class names are the sorted sub-folder names.
+        size: (height, width) of the output images; resized bilinearly.
+        color: 'rgb' (3 channels) or 'grayscale' (1 channel).
+        split: (train, test, val) fractions summing to 1, stratified per class; or None.
+        seed: seeds the split and shuffle; same seed, same result.
+
+    Returns:
+        With ``split=None``: ``images, labels, class_names`` in folder order.
+        Otherwise: ``train_images, train_labels, test_images, test_labels,
+        val_images, val_labels, class_names``, each part shuffled.
+        Images are float32 in [0, 1], (N, 3, H, W) or (N, 1, H, W); labels int64 (N,).
+    """
+    size = _check_size(size)
+    mode = _check_color(color)
+    split = None if split is None else check_split(split)
+    seed = check_seed(seed)
+    class_folders = _class_folders(path)
+    images, labels = _load_all(class_folders, size, mode)
+    class_names = [folder.name for folder in class_folders]
+    if split is None:
+        return images, labels, class_names
+    outputs = []
+    for part in stratified_split(labels, split, np.random.default_rng(seed)):
+        outputs += [images[part], labels[part]]
+    return (*outputs, class_names)
+
+
+def _load_all(class_folders, size, mode):
+    """Decode every file of every class folder -> float32 (N, C, H, W), int64 (N,)."""
+    Image = _import_pillow()
+    decoded, labels, skipped = [], [], []
+    for label, folder in enumerate(class_folders):
+        for file in _visible(folder.iterdir(), want_dirs=False):
+            try:
+                decoded.append(_decode(Image, file, size, mode))
+                labels.append(label)
+            except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+                # Pillow signals unreadable or damaged files with any of these.
+                skipped.append(f"{folder.name}/{file.name}")
+    if skipped:
+        warnings.warn(
+            f"Skipped {len(skipped)} file(s) that could not be decoded as images: "
+            + ", ".join(skipped),
+            stacklevel=3,
+        )
+    if not decoded:
+        raise ValueError(
+            f"Invalid image folder '{class_folders[0].parent}': expected at least one decodable "
+            f"image in its class folders. Received: none in {[f.name for f in class_folders]}"
+        )
+    images = np.stack(decoded)  # (N, H, W, C) uint8
+    images = images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0  # (N, C, H, W)
+    return images, np.array(labels, dtype=np.int64)
+
+
+def _decode(Image, file, size, mode):
+    """One image file -> uint8 array (H, W, C), converted to ``mode`` and resized."""
+    height, width = size
+    with Image.open(file) as image:
+        image = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+    array = np.asarray(image, dtype=np.uint8)
+    return array[:, :, np.newaxis] if array.ndim == 2 else array
+
+
+def _class_folders(path):
+    """The sorted class folders under ``path``, descending once into a Kaggle-style wrapper."""
+    root = Path(path)
+    if not root.exists():
+        raise FileNotFoundError(f"Image folder not found. Received: path='{root}'")
+    if not root.is_dir():
+        raise NotADirectoryError(f"Expected a folder of class sub-folders. Received: a file, path='{root}'")
+    folders = _visible(root.iterdir(), want_dirs=True)
+    if len(folders) == 1 and _visible(folders[0].iterdir(), want_dirs=True):
+        folders = _visible(folders[0].iterdir(), want_dirs=True)
+    if not folders:
+        loose = len(_visible(root.iterdir(), want_dirs=False))
+        raise ValueError(
+            f"Invalid image folder '{root}': expected one sub-folder per class (e.g. cats/, dogs/). "
+            f"Received: no sub-folders ({loose} file(s) directly inside)"
+        )
+    return folders
+
+
+def _visible(entries, want_dirs):
+    """Sorted entries that are folders (or files) and not hidden."""
+    return sorted(
+        entry for entry in entries if not entry.name.startswith(".") and entry.is_dir() == want_dirs
+    )
+
+
+def _check_size(size):
+    """Return size as (height, width) ints, or raise if it is not two positive integers."""
+    valid = (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0 for n in size)
+    )
+    if not valid:
+        raise ValueError(
+            "Received an invalid value for size, expected two positive integers (height, width). "
+            f"Received: size={size!r}"
+        )
+    return int(size[0]), int(size[1])
+
+
+def _check_color(color):
+    """Return the Pillow mode for ``color``, or raise if it is not 'rgb' or 'grayscale'."""
+    if not isinstance(color, str) or color not in COLOR_MODES:
+        raise ValueError(
+            f"Received an invalid value for color, expected 'rgb' or 'grayscale'. Received: color={color!r}"
+        )
+    return COLOR_MODES[color]
+
+
+def _import_pillow():
+    """Import Pillow's Image module, or explain how to install it."""
+    try:
+        from PIL import Image
+    except ImportError as error:
+        raise ImportError(
+            "load_image_folder needs Pillow to decode images. Install it with "
+            "`pip install scratchcnn[images]` (or `pip install pillow`)."
+        ) from error
+    return Image

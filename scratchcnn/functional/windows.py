@@ -1,0 +1,47 @@
+"""Sliding windows over images and their adjoint, shared by convolution and pooling.
+
+Inside the functional layer images are channels-last, (N, H, W, C): a window of
+(kh, kw, C) is then a run of contiguous channel vectors, which makes im2col's copy
+cheap. The public layers stay channels-first and transpose at their edge.
+"""
+from ..backend import xp
+
+
+def output_size(size, kernel_size, stride, padding=0):
+    """Spatial output length of a window sweep: (size + 2*padding - kernel_size) // stride + 1."""
+    return (size + 2 * padding - kernel_size) // stride + 1
+
+
+def pad_spatial(x, padding):
+    """Zero-pad the H and W axes of a channels-last batch (N, H, W, C)."""
+    if padding == 0:
+        return x
+    p = padding
+    return xp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+
+
+def extract_windows(x, kernel_size, stride):
+    """A read-only view (N, OH, OW, k, k, C) of every k x k window of x (N, H, W, C)."""
+    n, h, w, c = x.shape
+    k = kernel_size
+    oh, ow = output_size(h, k, stride), output_size(w, k, stride)
+    sn, sh, sw, sc = x.strides
+    return xp.lib.stride_tricks.as_strided(
+        x, shape=(n, oh, ow, k, k, c), strides=(sn, sh * stride, sw * stride, sh, sw, sc), writeable=False
+    )
+
+
+def fold_windows(windows, height, width, stride):
+    """Adjoint of extract_windows: sum window values (N, OH, OW, k, k, C) back into (N, H, W, C).
+
+    One strided add per kernel offset (k*k of them), so overlapping windows
+    accumulate correctly and no Python loop runs over samples or pixels.
+    """
+    n, oh, ow, k, _, c = windows.shape
+    out = xp.zeros((n, height, width, c), dtype=windows.dtype)
+    for i in range(k):
+        rows = slice(i, i + stride * (oh - 1) + 1, stride)
+        for j in range(k):
+            cols = slice(j, j + stride * (ow - 1) + 1, stride)
+            out[:, rows, cols, :] += windows[:, :, :, i, j, :]
+    return out

@@ -1,0 +1,39 @@
+"""Weight initialisers drawn from a numpy.random.Generator, so a seed fixes every weight."""
+import numpy as np
+
+from .backend import xp
+
+
+def he_normal(shape, fan_in, rng, dtype=np.float32):
+    """Normal(0, sqrt(2 / fan_in)): keeps activation variance steady through ReLU layers (He et al. 2015)."""
+    std = np.sqrt(2.0 / fan_in)
+    return xp.asarray(rng.normal(0.0, std, size=shape).astype(dtype))
+
+
+def glorot_uniform(shape, fan_in, fan_out, rng, dtype=np.float32):
+    """Uniform(-l, l), l = sqrt(6 / (fan_in + fan_out)): for sigmoid, tanh, softmax and linear (Glorot & Bengio 2010)."""
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return xp.asarray(rng.uniform(-limit, limit, size=shape).astype(dtype))
+
+
+def zeros(shape, dtype=np.float32):
+    return xp.zeros(shape, dtype=dtype)
+
+
+def for_activation(activation, shape, fan_in, fan_out, rng, dtype=np.float32):
+    """He for the ReLU family, Glorot for everything else."""
+    if activation in ("relu", "leakyrelu"):
+        return he_normal(shape, fan_in, rng, dtype)
+    return glorot_uniform(shape, fan_in, fan_out, rng, dtype)
+
+
+def as_generator(rng):
+    """A Generator from None (fresh entropy), an int seed, or a Generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0):
+        return np.random.default_rng(rng)
+    raise ValueError(
+        f"Received an invalid value for seed, expected None, a non-negative integer or a numpy.random.Generator. "
+        f"Received: seed={rng!r}"
+    )

@@ -1,0 +1,136 @@
+"""The layer contract every scratchcnn layer follows, and the Parameter it owns."""
+import numpy as np
+
+from ..backend import xp
+from ..functional import ACTIVATIONS, activation_name
+from ..inputs import as_float_array
+
+
+class Parameter:
+    """A trainable array `.value` and the gradient `.grad` that backward last set for it."""
+
+    def __init__(self, value, name=""):
+        self.value = value
+        self.grad = xp.zeros_like(value)
+        self.name = name
+
+    @property
+    def shape(self):
+        return self.value.shape
+
+    @property
+    def size(self):
+        return int(self.value.size)
+
+    def __repr__(self):
+        return f"Parameter({self.name}, shape={tuple(self.shape)}, dtype={self.value.dtype})"
+
+
+class Layer:
+    """Base layer: forward(x, training), backward(grad_output), parameters(), output_shape(), get_config().
+
+    Subclasses implement `_forward(x, training)` and `_backward(grad_output)` on batches;
+    this class handles one unbatched sample (rank `sample_ndim`) by adding and
+    removing the batch axis, so every layer accepts both, as in the report.
+    """
+
+    sample_ndim = None  # rank of one sample without the batch axis, e.g. 3 for (C, H, W)
+
+    def __init__(self):
+        self._unbatched = False
+        self.need_input_grad = True  # the first layer of a network may skip its input gradient
+
+    # -- the contract -------------------------------------------------------
+    def forward(self, x, training=False):
+        """x (N, *sample_shape) or one sample (*sample_shape) -> the layer's output, batched alike."""
+        x = as_float_array(x, name=f"the input of {self.name}")
+        unbatched = x.ndim == self.sample_ndim
+        if unbatched:
+            x = x[None]
+        self.output_shape(x.shape[1:])  # validates; raises ValueError naming the shapes
+        out = self._forward(x, training)
+        self._unbatched = unbatched
+        return out[0] if unbatched else out
+
+    def backward(self, grad_output):
+        """d loss / d output -> d loss / d input; sets `.grad` on each parameter."""
+        grad_output = as_float_array(grad_output, name=f"the output gradient of {self.name}")
+        if self._unbatched:
+            grad_output = grad_output[None]
+        grad_input = self._backward(grad_output)
+        return grad_input[0] if (self._unbatched and grad_input is not None) else grad_input
+
+    def parameters(self):
+        """The layer's Parameters, in a fixed order (weight before bias)."""
+        return [value for value in vars(self).values() if isinstance(value, Parameter)]
+
+    def output_shape(self, input_shape):
+        """Per-sample output shape for a per-sample input shape; ValueError if the input does not fit."""
+        raise NotImplementedError
+
+    def get_config(self):
+        """The constructor's arguments, JSON-serialisable: `type(layer)(**layer.get_config())` rebuilds it."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def reset_parameters(self, rng=None):
+        """Draw fresh initial weights from `rng` (a numpy Generator); layers without weights do nothing."""
+
+    def astype(self, dtype):
+        """Cast every parameter (value and grad) to dtype, e.g. float64 for gradient checks; returns self."""
+        for param in self.parameters():
+            param.value = param.value.astype(dtype)
+            param.grad = param.grad.astype(dtype)
+        return self
+
+    # -- helpers ------------------------------------------------------------
+    @property
+    def name(self):
+        return type(self).__name__
+
+    @property
+    def dtype(self):
+        params = self.parameters()
+        return params[0].value.dtype if params else np.dtype(np.float32)
+
+    def _set_grad(self, param, grad):
+        param.grad = grad.astype(param.value.dtype, copy=False)
+
+    def _shape_error(self, input_shape, expected):
+        return ValueError(
+            f"{self.name} received an input of per-sample shape {tuple(input_shape)}, expected {expected}."
+        )
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{self.name}({args})"
+
+
+class ActivatedLayer(Layer):
+    """A layer computing activation(linear(x)); the activation's backward runs before the linear one.
+
+    Subclasses implement `_linear_forward(x)` and `_linear_backward(grad_z)`.
+    `backward_preactivation(grad_z)` skips the activation, for the fused
+    softmax/sigmoid + cross-entropy gradient (p - y) / N.
+    """
+
+    def __init__(self, activation):
+        super().__init__()
+        self.activation = activation_name(activation)
+        self._activation_cache = None
+
+    def _forward(self, x, training):
+        z = self._linear_forward(x)
+        out, self._activation_cache = ACTIVATIONS[self.activation][0](z)
+        return out
+
+    def _backward(self, grad_output):
+        grad_z = ACTIVATIONS[self.activation][1](grad_output, self._activation_cache)
+        return self._linear_backward(grad_z)
+
+    def backward_preactivation(self, grad_z):
+        """Gradient with respect to the pre-activation z (batched) -> gradient with respect to the input."""
+        return self._linear_backward(grad_z)

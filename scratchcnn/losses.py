@@ -1,0 +1,90 @@
+"""Losses, called loss(y_true, y_pred) as in Keras, each with its derivative d loss / d y_pred.
+
+All are means over the batch. Probabilities are clipped to [EPSILON, 1 - EPSILON]
+(Keras's epsilon) so no log(0) is ever taken. Training pairs softmax with
+categorical cross-entropy, and sigmoid with BCE, through the fused gradient
+(p - y) / N on the pre-activation (see `fused_gradient`): the derivative
+functions below stay the true derivatives with respect to the prediction.
+"""
+from .backend import xp
+
+EPSILON = 1e-7
+
+
+def _clip(p):
+    return xp.clip(p, EPSILON, 1 - EPSILON)
+
+
+def bce_loss(y_true, y_pred):
+    """Binary cross-entropy, mean over every element: -mean(y log p + (1 - y) log(1 - p))."""
+    p = _clip(y_pred)
+    return float(-xp.mean(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)))
+
+
+def bce_loss_derivative(y_true, y_pred):
+    """d bce / d p = (p - y) / (p (1 - p)) / size, same shape as y_pred."""
+    p = _clip(y_pred)
+    return (p - y_true) / (p * (1 - p)) / y_pred.size
+
+
+def categorical_crossentropy(y_true, y_pred):
+    """-sum_k y_k log p_k, mean over the batch; y_true one-hot (N, K), y_pred probabilities (N, K)."""
+    p = _clip(y_pred)
+    return float(-xp.sum(y_true * xp.log(p)) / _batch_size(y_pred))
+
+
+def categorical_crossentropy_derivative(y_true, y_pred):
+    """d cce / d p = -y / p / N."""
+    return -y_true / _clip(y_pred) / _batch_size(y_pred)
+
+
+def mse_loss(y_true, y_pred):
+    """Mean squared error over every element."""
+    return float(xp.mean((y_pred - y_true) ** 2))
+
+
+def mse_loss_derivative(y_true, y_pred):
+    """d mse / d p = 2 (p - y) / size."""
+    return 2 * (y_pred - y_true) / y_pred.size
+
+
+def _batch_size(y_pred):
+    return y_pred.shape[0] if y_pred.ndim > 1 else 1
+
+
+def _softmax_cce_gradient(y_true, p):
+    return (p - y_true) / _batch_size(p)
+
+
+def _sigmoid_bce_gradient(y_true, p):
+    return (p - y_true) / p.size
+
+
+# (loss, derivative, output activation) -> gradient of the loss with respect to the pre-activation logits.
+_FUSED = {
+    (categorical_crossentropy, categorical_crossentropy_derivative, "softmax"): _softmax_cce_gradient,
+    (bce_loss, bce_loss_derivative, "sigmoid"): _sigmoid_bce_gradient,
+}
+
+LOSSES = {
+    "bce_loss": (bce_loss, bce_loss_derivative),
+    "binary_crossentropy": (bce_loss, bce_loss_derivative),
+    "categorical_crossentropy": (categorical_crossentropy, categorical_crossentropy_derivative),
+    "mse": (mse_loss, mse_loss_derivative),
+    "mse_loss": (mse_loss, mse_loss_derivative),
+}
+
+
+def fused_gradient(loss_fn, loss_fn_derivative, activation):
+    """The fused (p - y) / N gradient w.r.t. the logits if (loss, derivative, activation) fuse, else None."""
+    return _FUSED.get((loss_fn, loss_fn_derivative, activation))
+
+
+def get(name_or_fn):
+    """'categorical_crossentropy' -> (loss, derivative); a known loss function -> its pair."""
+    for loss, derivative in LOSSES.values():
+        if name_or_fn is loss:
+            return loss, derivative
+    if isinstance(name_or_fn, str) and name_or_fn in LOSSES:
+        return LOSSES[name_or_fn]
+    raise ValueError(f"Received an unknown loss, expected one of {sorted(LOSSES)}. Received: loss={name_or_fn!r}")

@@ -1,0 +1,143 @@
+"""Optimisers see only a list of Parameters (value + grad), never the layers: PyTorch's split."""
+import math
+
+from .backend import xp
+
+
+def _check_float(name, value, low, high=math.inf, low_inclusive=True):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value >= low if low_inclusive else value > low) and value < high
+    if not ok:
+        bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and < {high}" if high != math.inf else "")
+        raise ValueError(f"Received an invalid value for {name}, expected a number {bound}. Received: {name}={value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: holds the parameter list, the learning rate `lr`, and per-parameter state."""
+
+    def __init__(self, parameters, lr):
+        self.parameters = list(parameters)
+        if not self.parameters:
+            raise ValueError("Received an empty parameter list, expected at least one Parameter to optimise.")
+        self.lr = _check_float("lr", lr, 0.0, low_inclusive=False)
+        self.state = [{} for _ in self.parameters]
+        self.iterations = 0
+
+    def zero_grad(self):
+        for param in self.parameters:
+            param.grad = xp.zeros_like(param.value)
+
+    def step(self):
+        self.iterations += 1
+        for param, state in zip(self.parameters, self.state):
+            self._update(param, state)
+
+    def _update(self, param, state):
+        raise NotImplementedError
+
+    def get_config(self):
+        raise NotImplementedError
+
+    def state_dict(self):
+        """{'config', 'iterations', 'arrays': {'<index>.<name>': array}} for saving."""
+        arrays = {f"{i}.{key}": value for i, state in enumerate(self.state) for key, value in state.items()}
+        return {"config": self.get_config(), "iterations": self.iterations, "arrays": arrays}
+
+    def load_state_dict(self, state_dict):
+        self.iterations = int(state_dict["iterations"])
+        self.state = [{} for _ in self.parameters]
+        for key, value in state_dict["arrays"].items():
+            index, name = key.split(".", 1)
+            self.state[int(index)][name] = xp.asarray(value)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, Nesterov and L2 weight decay, as torch.optim.SGD.
+
+        g = grad + weight_decay * w
+        b = momentum * b + g            (b = g on the first step)
+        g = g + momentum * b  if nesterov  else  b
+        w = w - lr * g
+    """
+
+    def __init__(self, parameters, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(parameters, lr)
+        self.momentum = _check_float("momentum", momentum, 0.0)
+        self.weight_decay = _check_float("weight_decay", weight_decay, 0.0)
+        if nesterov and self.momentum == 0:
+            raise ValueError("Received nesterov=True with momentum=0, expected momentum > 0 for Nesterov momentum.")
+        self.nesterov = bool(nesterov)
+
+    def _update(self, param, state):
+        g = param.grad
+        if self.weight_decay:
+            g = g + self.weight_decay * param.value
+        if self.momentum:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = g.copy()
+            else:
+                state["momentum_buffer"] = self.momentum * state["momentum_buffer"] + g
+            buf = state["momentum_buffer"]
+            g = g + self.momentum * buf if self.nesterov else buf
+        param.value -= (self.lr * g).astype(param.value.dtype, copy=False)
+
+    def get_config(self):
+        return {"class": "SGD", "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
+                "weight_decay": self.weight_decay}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), and AdamW when decoupled_weight_decay=True, as torch.optim.Adam/AdamW.
+
+        g = grad + weight_decay * w          (Adam's L2 form)    or  w = w (1 - lr weight_decay)  (AdamW)
+        m = beta1 m + (1 - beta1) g          v = beta2 v + (1 - beta2) g^2
+        w = w - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+    """
+
+    def __init__(self, parameters, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 decoupled_weight_decay=False):
+        super().__init__(parameters, lr)
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"Received an invalid value for betas, expected a pair (beta1, beta2). Received: betas={betas!r}")
+        self.betas = (_check_float("betas[0]", betas[0], 0.0, 1.0), _check_float("betas[1]", betas[1], 0.0, 1.0))
+        self.eps = _check_float("eps", eps, 0.0)
+        self.weight_decay = _check_float("weight_decay", weight_decay, 0.0)
+        self.decoupled_weight_decay = bool(decoupled_weight_decay)
+
+    def _update(self, param, state):
+        beta1, beta2 = self.betas
+        t = self.iterations
+        g = param.grad
+        if self.weight_decay and self.decoupled_weight_decay:
+            param.value *= param.value.dtype.type(1 - self.lr * self.weight_decay)
+        elif self.weight_decay:
+            g = g + self.weight_decay * param.value
+        if "m" not in state:
+            state["m"] = xp.zeros_like(param.value)
+            state["v"] = xp.zeros_like(param.value)
+        m, v = state["m"], state["v"]
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * g * g
+        denom = xp.sqrt(v) / math.sqrt(1 - beta2 ** t) + self.eps
+        param.value -= ((self.lr / (1 - beta1 ** t)) * m / denom).astype(param.value.dtype, copy=False)
+
+    def get_config(self):
+        return {"class": "Adam", "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
+                "weight_decay": self.weight_decay, "decoupled_weight_decay": self.decoupled_weight_decay}
+
+
+OPTIMIZERS = {"SGD": SGD, "Adam": Adam}
+
+
+def from_config(parameters, config):
+    """Rebuild an optimiser over `parameters` from get_config()'s dict."""
+    config = dict(config)
+    name = config.pop("class", None)
+    if name not in OPTIMIZERS:
+        raise ValueError(f"Received an unknown optimizer class, expected one of {sorted(OPTIMIZERS)}. Received: {name!r}")
+    if "betas" in config:
+        config["betas"] = tuple(config["betas"])
+    return OPTIMIZERS[name](parameters, **config)

@@ -1,0 +1,379 @@
+"""Figures for training curves, confusion matrices, filters, feature maps and image samples.
+
+matplotlib is an optional extra (``pip install scratchcnn[plot]``) imported inside each function.
+Figures are built with ``matplotlib.figure.Figure`` on an Agg canvas, so no pyplot global state is
+touched and no display is needed. Every function returns the ``Figure``; with ``path=...`` it also
+writes a PNG there atomically (a temporary file in the same folder, then ``os.replace``).
+"""
+import math
+import os
+import uuid
+
+import numpy as np
+
+from scratchcnn.metrics import confusion_matrix, to_class_indices
+
+_HISTORY_PANELS = (("loss", "Loss"), ("accuracy", "Accuracy"))
+
+
+# ---------------------------------------------------------------- figure and file helpers
+
+def _new_figure(width, height):
+    """An empty ``Figure`` of ``width`` x ``height`` inches attached to a non-interactive Agg canvas."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(
+            "scratchcnn.plotting needs matplotlib, which is not installed. "
+            "Install it with: pip install scratchcnn[plot]"
+        ) from error
+    figure = Figure(figsize=(width, height))
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save_png(figure, path):
+    """Write ``figure`` as a PNG at ``path`` so that readers never see a half-written file."""
+    if path is None:
+        return
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    # os.open with mode 0o666 honours the umask, so the final file gets ordinary permissions.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            figure.savefig(file, format="png", dpi=100)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Received an invalid value for {name}, expected a positive integer. Received: {name}={value!r}")
+
+
+def _grid(figure, count, ncols):
+    """``count`` axes laid out ``ncols`` per row, ticks hidden; spare cells of the last row are removed."""
+    nrows = math.ceil(count / ncols)
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[count:]:
+        ax.remove()
+    return axes[:count]
+
+
+def _min_max_scale(array):
+    """Scale to ``[0, 1]``; a constant array becomes all zeros."""
+    low, high = float(array.min()), float(array.max())
+    return (array - low) / (high - low) if high > low else np.zeros_like(array, dtype=float)
+
+
+# ---------------------------------------------------------------- training history
+
+def _history_dict(history):
+    """The ``{name: values}`` dict and the epoch list (or None) of a History object or a plain dict."""
+    if isinstance(history, dict):
+        return history, None
+    values = getattr(history, "history", None)
+    if not isinstance(values, dict):
+        raise ValueError(
+            "Received an invalid history, expected a dict of lists or an object with a `.history` dict. "
+            f"Received: history of type {type(history).__name__}"
+        )
+    return values, getattr(history, "epoch", None)
+
+
+def _epoch_axis(epochs, length):
+    """1-based epoch numbers for a series of ``length`` values.
+
+    ``epochs`` holds 0-based indices (as Keras's ``History.epoch`` does, e.g. after resuming at
+    epoch 5: ``[5, 6, ...]``); it is used when it matches the series length.
+    """
+    if epochs is not None and len(epochs) == length:
+        return np.asarray(epochs) + 1
+    return np.arange(1, length + 1)
+
+
+def plot_history(history, path=None):
+    """Loss and accuracy per epoch, train and validation, in side-by-side panels.
+
+    Args:
+        history: a dict of per-epoch lists with keys among ``loss``, ``accuracy``, ``val_loss``,
+            ``val_accuracy`` (others, such as ``lr``, are ignored), or an object with such a
+            ``.history`` dict and an ``.epoch`` list.
+        path: optional PNG file to write.
+
+    Returns:
+        matplotlib ``Figure`` with one panel per metric present (loss and/or accuracy).
+    """
+    values, epochs = _history_dict(history)
+    panels = [(key, title) for key, title in _HISTORY_PANELS if key in values or f"val_{key}" in values]
+    if not panels:
+        raise ValueError(
+            "Received a history without any plottable metric, expected at least one of "
+            f"'loss', 'val_loss', 'accuracy', 'val_accuracy'. Received: keys={sorted(values)}"
+        )
+    figure = _new_figure(5.5 * len(panels), 4.0)
+    for ax, (key, title) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
+        for name, label, style in ((key, "train", "-o"), (f"val_{key}", "validation", "--s")):
+            if name in values:
+                series = _history_series(values[name], name)
+                ax.plot(_epoch_axis(epochs, len(series)), series, style, markersize=3, label=label)
+        ax.set_title(title)
+        ax.set_xlabel("Epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # no ticks at epoch 1.25
+        ax.set_ylabel(title)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    figure.tight_layout()
+    _save_png(figure, path)
+    return figure
+
+
+def _history_series(values, name):
+    """One history entry as a float ``(epochs,)`` array."""
+    try:
+        series = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        series = None
+    if series is None or series.ndim != 1 or series.size == 0:
+        raise ValueError(
+            f"Received an invalid history entry {name!r}, expected a non-empty list of numbers, one per epoch. "
+            f"Received: {values!r}"
+        )
+    return series
+
+
+# ---------------------------------------------------------------- confusion matrix
+
+def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=False, path=None):
+    """Heat map of the confusion matrix (rows true, columns predicted) with each cell annotated.
+
+    Args:
+        y_true, y_pred: any form ``metrics.to_class_indices`` accepts, with the same ``N``.
+        class_names: optional names, one per class; their count fixes the number of classes.
+        normalize: if True, divide each row by its total so cells show per-true-class fractions.
+        path: optional PNG file to write.
+
+    Returns:
+        matplotlib ``Figure``.
+    """
+    num_classes = None if class_names is None else len(class_names)
+    matrix = confusion_matrix(y_true, y_pred, num_classes=num_classes)  # (K, K)
+    names = [str(k) for k in range(len(matrix))] if class_names is None else [str(n) for n in class_names]
+    shown = matrix.astype(float)
+    if normalize:
+        row_totals = matrix.sum(axis=1, keepdims=True)  # (K, 1)
+        shown = np.divide(shown, row_totals, out=np.zeros_like(shown), where=row_totals > 0)
+    size = min(4.0 + 0.5 * len(names), 20.0)
+    figure = _new_figure(size + 1.0, size)
+    ax = figure.subplots()
+    image = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
+    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    colour_scale_max = 1.0 if normalize else shown.max()
+    _annotate_cells(ax, shown, "{:.2f}" if normalize else "{:.0f}", dark_above=colour_scale_max / 2.0)
+    ticks = np.arange(len(names))
+    ax.set_xticks(ticks, labels=names, rotation=45 if max(map(len, names)) > 3 else 0, ha="right")
+    ax.set_yticks(ticks, labels=names)
+    ax.set_xlabel("Predicted label")
+    ax.set_ylabel("True label")
+    ax.set_title("Confusion matrix (row-normalised)" if normalize else "Confusion matrix")
+    figure.tight_layout()
+    _save_png(figure, path)
+    return figure
+
+
+def _annotate_cells(ax, values, number_format, dark_above):
+    """Write each cell's value on it, white on cells darker than the middle of the colour scale."""
+    fontsize = max(5, 12 - len(values) // 3)
+    for (row, column), value in np.ndenumerate(values):
+        colour = "white" if value > dark_above else "black"
+        ax.text(column, row, number_format.format(value), ha="center", va="center", color=colour, fontsize=fontsize)
+
+
+# ---------------------------------------------------------------- filters
+
+def plot_filters(conv_layer, path=None):
+    """Grid of a convolution layer's kernels.
+
+    Each filter of ``conv_layer.weight.value`` ``(num_filters, depth, kh, kw)`` is shown as an RGB
+    image when ``depth == 3`` (min-max scaled per filter) and otherwise as its first channel in grey.
+
+    Returns:
+        matplotlib ``Figure``.
+    """
+    weights = _conv_weights(conv_layer)  # (F, D, kh, kw)
+    num_filters, depth = weights.shape[:2]
+    ncols = math.ceil(math.sqrt(num_filters))
+    nrows = math.ceil(num_filters / ncols)
+    figure = _new_figure(1.2 * ncols, 1.2 * nrows + 0.4)
+    for index, ax in enumerate(_grid(figure, num_filters, ncols)):
+        kernel = weights[index]  # (D, kh, kw)
+        if depth == 3:
+            ax.imshow(_min_max_scale(kernel).transpose(1, 2, 0), interpolation="nearest")  # (kh, kw, 3)
+        else:
+            ax.imshow(kernel[0], cmap="gray", interpolation="nearest")
+        ax.set_title(str(index), fontsize=8)
+    channel_note = "RGB" if depth == 3 else f"channel 0 of {depth}"
+    figure.suptitle(f"{num_filters} filters {weights.shape[2]}x{weights.shape[3]} ({channel_note})")
+    figure.tight_layout()
+    _save_png(figure, path)
+    return figure
+
+
+def _conv_weights(conv_layer):
+    weight = getattr(conv_layer, "weight", None)
+    value = getattr(weight, "value", None)
+    if value is None or np.ndim(value) != 4 or 0 in np.shape(value):
+        shape = None if value is None else np.shape(value)
+        raise ValueError(
+            "Received an invalid conv_layer, expected an object whose `.weight.value` is a non-empty "
+            "4-D array (num_filters, depth, kh, kw); is the layer built? "
+            f"Received: {type(conv_layer).__name__} with weight.value shape={shape}"
+        )
+    return np.asarray(value, dtype=float)
+
+
+# ---------------------------------------------------------------- feature maps
+
+def _collect_feature_maps(network, sample, max_maps):
+    """Run one sample through ``network.layers``; return (layer label, maps ``(<=max_maps, H, W)``) for 4-D outputs."""
+    layers = getattr(network, "layers", None)
+    if not layers:
+        raise ValueError(
+            "Received an invalid network, expected an object with a non-empty `.layers` list. "
+            f"Received: {type(network).__name__} with layers={layers!r}"
+        )
+    sample = np.asarray(sample)
+    if sample.ndim != 3:
+        raise ValueError(
+            "Received an invalid sample, expected one image of shape (C, H, W) without the batch axis. "
+            f"Received: sample.shape={sample.shape}"
+        )
+    outputs = sample[np.newaxis]  # (1, C, H, W)
+    rows = []
+    for index, layer in enumerate(layers):
+        outputs = layer.forward(outputs, training=False)
+        if np.ndim(outputs) == 4:
+            output_shape = tuple(np.shape(outputs)[1:])
+            label = f"{index}: {layer.__class__.__name__}\n{output_shape}"
+            rows.append((label, np.asarray(outputs)[0, :max_maps]))  # (<=max_maps, H, W)
+    return rows
+
+
+def plot_feature_maps(network, sample, path=None, max_maps=8):
+    """The channel maps each layer produces for one input, one row per layer with a 4-D output.
+
+    Args:
+        network: an object whose ``.layers`` each have ``forward(x, training=False)``.
+        sample: one input image ``(C, H, W)``; the batch axis is added here.
+        path: optional PNG file to write.
+        max_maps: how many channels to show per layer (the first ones).
+
+    Returns:
+        matplotlib ``Figure``; each row is labelled with the layer's index, class name and
+        per-sample output shape ``(C, H, W)``.
+    """
+    _check_positive_int(max_maps, "max_maps")
+    rows = _collect_feature_maps(network, sample, max_maps)
+    if not rows:
+        raise ValueError(
+            "Received a network none of whose layers gives a 4-D (N, C, H, W) output, "
+            "expected at least one convolution-like layer to show."
+        )
+    ncols = max(len(maps) for _, maps in rows)
+    figure = _new_figure(1.4 * ncols + 1.2, 1.4 * len(rows) + 0.3)
+    axes = figure.subplots(len(rows), ncols, squeeze=False)
+    for (label, maps), row_axes in zip(rows, axes):
+        for channel, ax in enumerate(row_axes):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if channel >= len(maps):
+                ax.set_axis_off()
+                continue
+            ax.imshow(maps[channel], cmap="viridis", interpolation="nearest")
+        row_axes[0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    figure.tight_layout()
+    _save_png(figure, path)
+    return figure
+
+
+# ---------------------------------------------------------------- image samples
+
+def _display_images(images):
+    """Images ready for ``imshow``: ``(N, H, W)`` grey or ``(N, H, W, 3)`` RGB, values in ``[0, 1]``.
+
+    Images already within ``[0, 1]`` are shown as they are; any other range is min-max scaled per image.
+    """
+    images = np.asarray(images, dtype=float)
+    if images.ndim == 3:
+        images = images[:, np.newaxis]  # (N, H, W) -> (N, 1, H, W)
+    if images.ndim != 4 or images.shape[1] not in (1, 3) or images.shape[0] == 0:
+        raise ValueError(
+            "Received invalid images, expected a non-empty array (N, C, H, W) with C = 1 (grey) or 3 (RGB). "
+            f"Received: images.shape={images.shape}"
+        )
+    if images.min() < 0.0 or images.max() > 1.0:
+        images = np.stack([_min_max_scale(image) for image in images])
+    return images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
+
+
+def _sample_titles(labels, predictions, class_names, count):
+    """(title, colour) per image: ``label`` in black, or ``label / prediction`` in green or red."""
+    true_indices = _indices_for(labels, "labels", count)
+    pred_indices = None if predictions is None else _indices_for(predictions, "predictions", count)
+    largest = int(max(true_indices.max(), -1 if pred_indices is None else pred_indices.max()))
+    if class_names is not None and largest >= len(class_names):
+        raise ValueError(
+            f"Received too few class_names, expected at least {largest + 1}. Received: len(class_names)={len(class_names)}"
+        )
+    name = (lambda k: str(class_names[k])) if class_names is not None else str
+    if pred_indices is None:
+        return [(name(t), "black") for t in true_indices]
+    return [(f"{name(t)} / {name(p)}", "green" if t == p else "red") for t, p in zip(true_indices, pred_indices)]
+
+
+def _indices_for(values, name, count):
+    indices = to_class_indices(values)
+    if len(indices) != count:
+        raise ValueError(
+            f"Received {name} for a different number of images, expected {count}. "
+            f"Received: {name}.shape={np.shape(values)}"
+        )
+    return indices
+
+
+def plot_samples(images, labels, predictions=None, class_names=None, ncols=8, max_images=32, path=None):
+    """A grid of images titled with their label, or ``label / prediction`` (green right, red wrong).
+
+    Args:
+        images: ``(N, C, H, W)`` with C = 1 or 3 (``(N, H, W)`` is read as grey); values in
+            ``[0, 1]`` are shown as they are, any other range is min-max scaled per image.
+        labels, predictions: one-hot, probabilities or integer labels (``metrics.to_class_indices``).
+        class_names: optional names indexed by class.
+        ncols: images per row. max_images: how many of the first images to show.
+        path: optional PNG file to write.
+
+    Returns:
+        matplotlib ``Figure``.
+    """
+    _check_positive_int(ncols, "ncols")
+    _check_positive_int(max_images, "max_images")
+    display = _display_images(images)
+    titles = _sample_titles(labels, predictions, class_names, len(display))
+    count = min(len(display), max_images)
+    ncols = min(ncols, count)
+    figure = _new_figure(1.5 * ncols, 1.7 * math.ceil(count / ncols))
+    for ax, image, (title, colour) in zip(_grid(figure, count, ncols), display, titles):
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(title, color=colour, fontsize=8)
+    figure.tight_layout()
+    _save_png(figure, path)
+    return figure
