@@ -24,6 +24,7 @@ class Network:
         self.optimizer = None
         self.trained = False          # once trained or loaded, a seed no longer re-draws the weights
         self.stop_training = False    # callbacks set this to end training after the current epoch
+        self.metadata = {}            # JSON-serialisable notes saved with the model (input shape, class names)
         for layer in layers or []:
             self.add(layer)
 

@@ -53,7 +53,7 @@ def network_config(network):
         "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "library_version": __version__,
         "dtype": str(network.dtype),
         "layers": [{"class_name": layer.name, "config": layer.get_config()} for layer in network.layers],
-        "weights": _array_specs(weights), "optimizer": None,
+        "weights": _array_specs(weights), "optimizer": None, "metadata": network.metadata,
     }
     optimizer_arrays = {}
     if network.optimizer is not None:
@@ -142,6 +142,8 @@ def _parse_config(data):
     if config.get("dtype") not in _DTYPES or not isinstance(config.get("layers"), list) or not config["layers"]:
         raise ModelFileError("config.json needs a dtype ('float32' or 'float64') and a non-empty list of layers.")
     _check_specs(config.get("weights"), "weights")
+    if not isinstance(config.get("metadata", {}), dict):
+        raise ModelFileError("config.json: 'metadata' must be a JSON object.")
     if config.get("optimizer") is not None:
         if not isinstance(config["optimizer"], dict):
             raise ModelFileError("config.json: 'optimizer' must be an object or null.")
@@ -204,6 +206,7 @@ def _load(filepath):
         weights = _read_arrays(_read_member(archive, "weights.npz", weight_limit), config["weights"], "weights.npz")
         network = Network(_build_layers(config["layers"]), dtype=config["dtype"])
         _assign_weights(network, weights)
+        network.metadata = config.get("metadata", {})
         spec = config["optimizer"]
         if spec is not None:
             limit = sum(math.prod(s["shape"]) * 8 + _NPY_HEADER_ALLOWANCE for s in spec["arrays"]) + 2**16

@@ -1,47 +1,66 @@
-"""Max and average pooling over k x k windows with any stride (overlapping windows included)."""
+"""Max and average pooling over k x k windows with any stride (overlapping windows included).
+
+Both sweep the k*k kernel offsets: each offset is one strided view of the whole
+batch, so no window is ever copied and no Python loop runs over pixels.
+"""
 from ..backend import xp
-from .windows import extract_windows, fold_windows
+from .windows import output_size
 
 
-def _windows(x, size, stride):
-    """x (N, C, H, W) -> copied windows (N, OH, OW, k*k, C), channels-last."""
-    windows = extract_windows(x.transpose(0, 2, 3, 1), size, stride)   # N,OH,OW,k,k,C (view)
-    n, oh, ow, _, _, c = windows.shape
-    return windows.reshape(n, oh, ow, size * size, c)
+def _offset_views(x, size, stride):
+    """For each kernel offset (i, j), in row-major order, the view x[:, i::stride, j::stride, :] of (N, OH, OW, C)."""
+    n, h, w, c = x.shape
+    oh, ow = output_size(h, size, stride), output_size(w, size, stride)
+    for i in range(size):
+        for j in range(size):
+            yield (slice(None), slice(i, i + stride * (oh - 1) + 1, stride),
+                   slice(j, j + stride * (ow - 1) + 1, stride), slice(None))
 
 
 def maxpool2d_forward(x, size, stride):
-    """x (N, C, H, W) -> out (N, C, OH, OW), cache holding the arg-max of each window.
+    """x (N, C, H, W) -> out (N, C, OH, OW), cache holding each window's arg-max offset.
 
-    The arg-max is the first maximum in row-major window order, as PyTorch breaks ties.
+    Ties go to the first maximum in row-major window order and NaN wins, as in PyTorch.
     """
-    windows = _windows(x, size, stride)                      # N,OH,OW,k*k,C
-    argmax = windows.argmax(axis=3)[:, :, :, None, :]        # N,OH,OW,1,C
-    out = xp.take_along_axis(windows, argmax, axis=3)[:, :, :, 0, :]
-    cache = (argmax, x.shape, size, stride)
-    return out.transpose(0, 3, 1, 2), cache
+    x_nhwc = x.transpose(0, 2, 3, 1)                               # N,H,W,C (a view)
+    views = _offset_views(x_nhwc, size, stride)
+    out = x_nhwc[next(views)].copy()                               # N,OH,OW,C
+    argmax = xp.zeros(out.shape, dtype=xp.uint16 if size * size > 255 else xp.uint8)
+    for offset, index in enumerate(views, start=1):
+        candidate = x_nhwc[index]
+        better = (candidate > out) | xp.isnan(candidate)
+        xp.copyto(out, candidate, where=better)
+        argmax[better] = offset
+    return out.transpose(0, 3, 1, 2), (argmax, x.shape, size, stride)
 
 
 def maxpool2d_backward(grad_out, cache):
     """Route each output gradient (N, C, OH, OW) to its window's arg-max -> dx (N, C, H, W)."""
-    argmax, (n, c, height, width), size, stride = cache
-    oh, ow = grad_out.shape[2:]
-    grad_windows = xp.zeros((n, oh, ow, size * size, c), dtype=grad_out.dtype)
-    xp.put_along_axis(grad_windows, argmax, grad_out.transpose(0, 2, 3, 1)[:, :, :, None, :], axis=3)
-    grad_windows = grad_windows.reshape(n, oh, ow, size, size, c)
-    return fold_windows(grad_windows, height, width, stride).transpose(0, 3, 1, 2)
+    argmax, (n, c, h, w), size, stride = cache
+    g = grad_out.transpose(0, 2, 3, 1)                             # N,OH,OW,C
+    dx = xp.zeros((n, h, w, c), dtype=grad_out.dtype)
+    zero = xp.zeros((), dtype=grad_out.dtype)
+    for offset, index in enumerate(_offset_views(dx, size, stride)):
+        dx[index] += xp.where(argmax == offset, g, zero)
+    return dx.transpose(0, 3, 1, 2)
 
 
 def avgpool2d_forward(x, size, stride):
     """x (N, C, H, W) -> out (N, C, OH, OW), the mean of each window."""
-    out = _windows(x, size, stride).mean(axis=3)             # N,OH,OW,C
+    x_nhwc = x.transpose(0, 2, 3, 1)
+    views = _offset_views(x_nhwc, size, stride)
+    out = x_nhwc[next(views)].copy()
+    for index in views:
+        out += x_nhwc[index]
+    out /= size * size
     return out.transpose(0, 3, 1, 2), (x.shape, size, stride)
 
 
 def avgpool2d_backward(grad_out, cache):
     """Spread each output gradient evenly over its k*k window -> dx (N, C, H, W)."""
-    (n, c, height, width), size, stride = cache
-    g = grad_out.transpose(0, 2, 3, 1) / (size * size)                       # N,OH,OW,C
-    oh, ow = g.shape[1:3]
-    grad_windows = xp.broadcast_to(g[:, :, :, None, None, :], (n, oh, ow, size, size, c))
-    return fold_windows(grad_windows, height, width, stride).transpose(0, 3, 1, 2)
+    (n, c, h, w), size, stride = cache
+    g = grad_out.transpose(0, 2, 3, 1) / (size * size)             # N,OH,OW,C
+    dx = xp.zeros((n, h, w, c), dtype=grad_out.dtype)
+    for index in _offset_views(dx, size, stride):
+        dx[index] += g
+    return dx.transpose(0, 3, 1, 2)

@@ -1,0 +1,46 @@
+"""Experiments: load data, train a recipe, and leave a model, pictures and a report in an output folder."""
+import os
+import time
+
+from .. import losses
+from .artifacts import write_pictures, write_report, write_results
+from .recipes import RECIPES, Data, Recipe
+
+__all__ = ["RECIPES", "Data", "Recipe", "run_experiment"]
+
+
+def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=None, seed=0, data_path=None,
+                   verbose=1, print_fn=print):
+    """Run the recipe `name`, writing everything to out_dir; returns the results dict."""
+    if name not in RECIPES:
+        raise ValueError(f"Received an unknown experiment, expected one of {sorted(RECIPES)}. Received: {name!r}")
+    recipe = RECIPES[name]
+    os.makedirs(out_dir, exist_ok=True)
+    data = recipe.load(data_path, seed)
+    network = recipe.build(data)
+    network.metadata = {"input_shape": list(data.train_x.shape[1:]), "class_names": list(data.class_names),
+                        "experiment": name}
+    print_fn(f"{name}: {recipe.description}\nData: {data.note}")
+    network.summary(input_shape=data.train_x.shape[1:], print_fn=print_fn)
+    loss_fn, loss_derivative = losses.get(recipe.loss)
+    start = time.perf_counter()
+    history = network.train(
+        data.train_x, data.train_y, epochs or recipe.epochs, learning_rate or recipe.learning_rate, loss_fn,
+        loss_derivative, log_file=os.path.join(out_dir, "train_log.txt"), val_X=data.val_x, val_y=data.val_y,
+        batch_size=batch_size or recipe.batch_size, optimizer=recipe.optimizer, seed=seed, verbose=verbose)
+    seconds = time.perf_counter() - start
+    model_path = os.path.join(out_dir, f"{name}.model")
+    network.save_model(model_path)
+    test_outputs, test_loss, test_accuracy = network.evaluate(data.test_x, data.test_y, loss_fn)
+    report_path, report_text = write_report(out_dir, data, test_outputs)
+    pictures = write_pictures(out_dir, history, network, data, test_outputs, print_fn)
+    results = {"experiment": name, "test_accuracy": test_accuracy, "test_loss": test_loss,
+               "train_seconds": round(seconds, 1), "epochs": len(history.epoch), "seed": seed,
+               "train_samples": int(len(data.train_x)), "test_samples": int(len(data.test_x)),
+               "report": recipe.report_result, "files": [model_path, report_path, *pictures]}
+    write_results(out_dir, results)
+    print_fn(report_text)
+    print_fn(f"Test accuracy: {test_accuracy:.4f} (loss {test_loss:.4f}) after {seconds:.1f} s of training "
+             f"[{recipe.report_result or 'no report figure'}]")
+    print_fn(f"Model, log, report and pictures are in {os.path.abspath(out_dir)}/")
+    return results

@@ -1,0 +1,110 @@
+"""The experiments: the report's four (XOR, 4-bit multiclass, MNIST, cats vs dogs) and stronger recipes.
+
+Each recipe is data: how to load its data, which network, and the training settings.
+"""
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .. import zoo
+from ..datasets import fashion_mnist, four_bit_dataset, load_image_folder, load_mnist, mnist, xor_dataset
+
+
+@dataclass
+class Data:
+    """Train/validation/test splits: images (N, C, H, W) or features (N, F), labels, class names."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    class_names: list
+    note: str = ""
+
+
+@dataclass
+class Recipe:
+    name: str
+    description: str
+    load: Callable  # (data_path, seed) -> Data
+    build: Callable  # (Data) -> Network
+    loss: str
+    epochs: int
+    learning_rate: float
+    batch_size: int
+    optimizer: str = "sgd"
+    report_result: str = ""
+    options: dict = field(default_factory=dict)
+
+
+def _toy(dataset, num_samples, class_names):
+    def load(data_path, seed):
+        X, y = dataset(num_samples, seed=seed)
+        return Data(X, y, X, y, X, y, class_names, note=f"{num_samples} random rows; the report trains and tests on them")
+    return load
+
+
+def _mnist_report(data_path, seed):
+    train_x, train_y, test_x, test_y, val_x, val_y = load_mnist(30, (0.7, 0.2, 0.1), seed=seed, path=data_path)
+    return Data(train_x, train_y, val_x, val_y, test_x, test_y, [str(d) for d in range(10)],
+                note="30 images per digit from the official training set, split 70/20/10 (210/60/30)")
+
+
+def _idx_pair(loader, class_names, validation=5000):
+    def load(data_path, seed):
+        (x_train, y_train), (x_test, y_test) = loader(data_path) if data_path else loader()
+        to_float = lambda images: (images[:, None] / np.float32(255)).astype(np.float32)  # noqa: E731
+        x_train, x_test = to_float(x_train), to_float(x_test)
+        cut = len(x_train) - validation
+        return Data(x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:], x_test, y_test, class_names,
+                    note=f"official split: train on {cut}, validate on the last {validation} training images, "
+                         f"test on the {len(x_test)} official test images")
+    return load
+
+
+def _photos(size, per_class=None):
+    def load(data_path, seed):
+        if data_path is None:
+            raise ValueError("This experiment needs --data FOLDER: a folder with one sub-folder of photos per class "
+                             "(for example the Kaggle cat-and-dog layout).")
+        train_x, train_y, test_x, test_y, val_x, val_y, names = load_image_folder(
+            data_path, size=size, split=(0.8, 0.1, 0.1), seed=seed)
+        note = "split 80/10/10 per class, seeded"
+        if per_class is not None:  # the report trained on 140 photos
+            rng = np.random.default_rng(seed)
+            keep = np.concatenate([rng.permutation(np.flatnonzero(train_y == c))[:per_class] for c in range(len(names))])
+            train_x, train_y = train_x[keep], train_y[keep]
+            note += f"; training on {len(keep)} photos ({per_class} per class) as in the report"
+        return Data(train_x, train_y.astype(np.float32), val_x, val_y.astype(np.float32), test_x,
+                    test_y.astype(np.float32), names, note=note)
+    return load
+
+
+RECIPES = {recipe.name: recipe for recipe in [
+    Recipe("xor", "The report's 3-bit XOR: Dense 3-4-3-1 (tanh, tanh, sigmoid), BCE, per-sample SGD.",
+           _toy(xor_dataset, 15, ["0", "1"]), lambda data: zoo.xor_net(), "bce_loss", 4000, 0.01, 1,
+           report_result="accuracy 1.0"),
+    Recipe("multiclass", "The report's 4-bit, 3-class set (class = number of ones, capped at 2): Dense 4-4-3-3.",
+           _toy(four_bit_dataset, 25, ["0 ones", "1 one", "2+ ones"]), lambda data: zoo.four_bit_net(),
+           "categorical_crossentropy", 8000, 0.2, 1, report_result="accuracy 1.0"),
+    Recipe("mnist-report", "The report's MNIST protocol: listing 10, 300 images, 100 epochs, lr 0.0003, per-sample SGD.",
+           _mnist_report, lambda data: zoo.report_mnist_net(), "categorical_crossentropy", 100, 0.0003, 1,
+           report_result="test accuracy 0.82 after 5 h 09 min"),
+    Recipe("mnist", "Full MNIST with a Keras-style convnet (Conv32-Pool-Conv64-Pool-128-10), Adam, batch 64.",
+           _idx_pair(mnist.load_data, [str(d) for d in range(10)]), lambda data: zoo.mnist_convnet(),
+           "categorical_crossentropy", 12, 1e-3, 64, optimizer="adam",
+           report_result="Keras's reference convnet: 0.992"),
+    Recipe("fashion-mnist", "Fashion-MNIST (apt-get install dataset-fashion-mnist) with the same convnet as mnist.",
+           _idx_pair(fashion_mnist.load_data, list(fashion_mnist.CLASS_NAMES)), lambda data: zoo.mnist_convnet(),
+           "categorical_crossentropy", 12, 1e-3, 64, optimizer="adam"),
+    Recipe("catsdogs-report", "The report's cats vs dogs: listing 13 at 50x50 on 140 photos, per-sample SGD.",
+           _photos((50, 50), per_class=70), lambda data: zoo.report_catsdogs_net(), "bce_loss", 100, 0.0003, 1,
+           report_result="accuracy 0.50 after 8 h 21 min"),
+    Recipe("catsdogs", "Cats vs dogs, stronger: 64x64 photos, three conv stages, Adam, batch 32, all training photos.",
+           _photos((64, 64)), lambda data: zoo.small_photo_convnet(3, 64), "bce_loss", 15, 1e-3, 32,
+           optimizer="adam"),
+]}
