@@ -1,13 +1,19 @@
 """scratchcnn: a convolutional-neural-network library written from scratch on NumPy."""
 __version__ = "0.1.0"
 
-from . import callbacks, functional, initializers, losses, metrics, optimizers  # noqa: E402
-from .callbacks import Callback, History  # noqa: E402
+from . import callbacks, functional, initializers, losses, metrics, optimizers, schedules  # noqa: E402
+from .augmentation import Augmentation  # noqa: E402
+from .gradcheck import check_gradients  # noqa: E402
+from .callbacks import (Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler,  # noqa: E402
+                        ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN)
 from .layers import ConvLayer, Dense, Flatten, Layer, MultiClassDense, Parameter, PoolingLayer  # noqa: E402
+from .layers import Activation, BatchNorm, Dropout, GlobalAveragePooling  # noqa: E402
 from .network import Network  # noqa: E402
 from .optimizers import SGD, Adam  # noqa: E402
 from .saving import ModelFileError, load_model  # noqa: E402
 
 __all__ = ["Network", "ConvLayer", "PoolingLayer", "Flatten", "Dense", "MultiClassDense", "Layer", "Parameter",
-           "SGD", "Adam", "Callback", "History", "ModelFileError", "load_model", "callbacks", "functional",
-           "initializers", "losses", "metrics", "optimizers", "__version__"]
+           "Dropout", "BatchNorm", "Activation", "GlobalAveragePooling",
+           "SGD", "Adam", "Callback", "History", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
+           "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "Augmentation", "check_gradients", "ModelFileError", "load_model",
+           "callbacks", "functional", "initializers", "losses", "metrics", "optimizers", "schedules", "__version__"]

@@ -1,4 +1,5 @@
 """Callbacks: hooks the training loop calls, with Keras's names. History is one of them."""
+import math
 import sys
 import time
 
@@ -118,3 +119,149 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _improvement_test(monitor, mode, min_delta):
+    """A function (current, best) -> bool for 'min'/'max'/'auto' (auto: max for accuracies, else min)."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"Received an invalid value for mode, expected 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    if mode == "max" or (mode == "auto" and "acc" in monitor):
+        return lambda current, best: current > best + abs(min_delta)
+    return lambda current, best: current < best - abs(min_delta)
+
+
+def _monitored(logs, monitor, who):
+    if monitor not in (logs or {}):
+        raise ValueError(f"{who} monitors {monitor!r}, but the logs hold only {sorted(logs or {})}. "
+                         "Pass validation data for val_* metrics.")
+    return logs[monitor]
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved by min_delta for `patience` epochs; optionally restore the best weights."""
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto", restore_best_weights=False):
+        self.monitor, self.patience, self.restore_best_weights = monitor, patience, restore_best_weights
+        self._better = _improvement_test(monitor, mode, min_delta)
+        self.best, self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = None, 0, None, None, None
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = None, 0, None, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = _monitored(logs, self.monitor, "EarlyStopping")
+        if self.best is None or self._better(current, self.best):
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.network.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            self.network.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.network.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after each epoch (atomically), or only when `monitor` improves with save_best_only.
+
+    `filepath` may hold format fields: 'ckpt-{epoch:02d}-{val_loss:.3f}.model' (epoch counts from 1).
+    """
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
+        self.filepath, self.monitor, self.save_best_only = filepath, monitor, save_best_only
+        self._better = _improvement_test(monitor, mode, 0.0)
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            current = _monitored(logs, self.monitor, "ModelCheckpoint")
+            if self.best is not None and not self._better(current, self.best):
+                return
+            self.best = current
+        self.network.metadata["epochs_completed"] = epoch + 1
+        self.network.save_model(self.filepath.format(epoch=epoch + 1, **logs))
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the optimiser's lr by `factor` after `patience` epochs without improvement, down to min_lr."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto", min_delta=1e-4, cooldown=0,
+                 min_lr=0.0):
+        if not 0 < factor < 1:
+            raise ValueError(f"Received an invalid value for factor, expected a number in (0, 1). Received: factor={factor!r}")
+        self.monitor, self.factor, self.patience, self.cooldown, self.min_lr = monitor, factor, patience, cooldown, min_lr
+        self._better = _improvement_test(monitor, mode, min_delta)
+        self.best, self.wait, self.cooldown_left = None, 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = _monitored(logs, self.monitor, "ReduceLROnPlateau")
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.wait = 0
+        if self.best is None or self._better(current, self.best):
+            self.best, self.wait = current, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            optimizer = self.network.optimizer
+            optimizer.lr = max(optimizer.lr * self.factor, self.min_lr)
+            self.cooldown_left, self.wait = self.cooldown, 0
+
+
+class LearningRateScheduler(Callback):
+    """Set the lr at the start of each epoch to schedule(epoch, lr) (epoch counts from 0)."""
+
+    def __init__(self, schedule):
+        if not callable(schedule):
+            raise ValueError(f"Received a schedule that is not callable. Received: schedule={schedule!r}")
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = float(self.schedule(epoch, self.network.optimizer.lr))
+        if not lr >= 0:
+            raise ValueError(f"The schedule returned lr={lr!r} for epoch {epoch}, expected a number >= 0.")
+        self.network.optimizer.lr = lr
+
+
+class CSVLogger(Callback):
+    """Append one CSV row per epoch (epoch, then the logs' keys in sorted order) to `filename`."""
+
+    def __init__(self, filename, separator=",", append=False):
+        self.filename, self.separator, self.append = filename, separator, append
+        self._file, self._keys = None, None
+
+    def on_train_begin(self, logs=None):
+        import os
+
+        has_rows = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", encoding="utf-8")
+        self._keys = None if not has_rows else False  # False: header already written
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if not self._keys:
+            keys = sorted(logs)
+            if self._keys is None:
+                self._file.write(self.separator.join(["epoch", *keys]) + "\n")
+            self._keys = keys
+        self._file.write(self.separator.join([str(epoch), *(repr(float(logs.get(k, float("nan")))) for k in self._keys)]) + "\n")
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or inf."""
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.network.stop_training = True

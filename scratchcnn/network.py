@@ -1,10 +1,14 @@
 """Network: the report's sequential model, trained with mini-batches, optimisers and callbacks."""
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Optional
+
 import numpy as np
 
 from . import losses, metrics, optimizers
 from .backend import xp
-from .callbacks import Callback, History, LogFile, ProgressBar
-from .initializers import as_generator
+from .callbacks import Callback, History, LogFile, ModelCheckpoint, ProgressBar
+from .initializers import as_generator, as_seed
 from .inputs import as_float_array, check_int, describe_shape, prepare_targets
 from .layers import Layer
 
@@ -42,6 +46,10 @@ class Network:
 
     def count_params(self):
         return sum(param.size for param in self.parameters())
+
+    def count_buffers(self):
+        """Non-trainable values (e.g. BatchNorm's running statistics)."""
+        return sum(int(value.size) for layer in self.layers for value in layer.buffers().values())
 
     def initialize(self, seed=None):
         """Re-draw every layer's initial weights from one seeded generator."""
@@ -139,30 +147,116 @@ class Network:
     # -- training -------------------------------------------------------------
     def train(self, X, y, epochs, learning_rate, loss_fn, loss_fn_derivative, log_file="default_log.txt",
               val_X=None, val_y=None, *, batch_size=1, optimizer="sgd", shuffle=True, seed=None, verbose=1,
-              callbacks=None, initial_epoch=0):
+              callbacks=None, initial_epoch=0, validation_split=0.0, augment=None, checkpoint=None):
         """Train on X (N, *input_shape) and labels y; returns a History.
 
         The positional arguments are the report's. `batch_size` defaults to 1 (the
         report's per-sample SGD); `optimizer` is 'sgd', 'adam' or an Optimizer over
         `network.parameters()`; `seed` fixes the initial weights (of a network not
-        trained yet), the shuffling and any dropout; `verbose` 0/1/2 is silent, a
-        progress bar, or one line per epoch. `log_file=None` writes no log.
+        trained yet), the shuffling, dropout and augmentation; `verbose` 0/1/2 is
+        silent, a progress bar, or one line per epoch; `log_file=None` writes no log.
+        `validation_split` holds out the last fraction of X (before shuffling, as
+        Keras does) when no val_X is given; `augment(x_batch, rng)` transforms each
+        training batch; `checkpoint=path` saves the model atomically after every epoch.
+        `initial_epoch=k` resumes a loaded model at epoch k exactly where it stopped.
+
+        A NaN or inf loss stops training with a warning naming the epoch and batch,
+        and puts back the weights and optimiser state of the last complete epoch;
+        so does Ctrl-C (KeyboardInterrupt). `network.stop_reason` says why it stopped.
         """
-        X, y = self._prepare_data(X, y, "X", "y")
-        validation = self._prepare_data(val_X, val_y, "val_X", "val_y") if val_X is not None else None
+        X, y, validation = self._training_data(X, y, val_X, val_y, validation_split)
         epochs, batch_size = check_int("epochs", epochs), check_int("batch_size", batch_size)
         initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
         if verbose not in (0, 1, 2):
             raise ValueError(f"Received an invalid value for verbose, expected 0, 1 or 2. Received: verbose={verbose!r}")
+        if augment is not None and not callable(augment):
+            raise ValueError(f"Received an augment that is not callable, expected augment(x_batch, rng). Received: {augment!r}")
         self._check_loss(loss_fn, loss_fn_derivative, y)
-        seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else seed
+        seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else as_seed(seed)
         if not self.trained:
             self.initialize(seed)
         self.optimizer = self._make_optimizer(optimizer, learning_rate)
-        output_gradient = losses.fused_gradient(loss_fn, loss_fn_derivative, getattr(self.layers[-1], "activation", None))
-        steps = -(-len(X) // batch_size)
-        history = History()
-        hooks = [history, *(callbacks or [])]
+        hooks = self._training_hooks(callbacks, verbose, log_file, checkpoint, epochs, -(-len(X) // batch_size),
+                                     initial_epoch)
+        step = _Step(loss_fn, loss_fn_derivative,
+                     losses.fused_gradient(loss_fn, loss_fn_derivative, getattr(self.layers[-1], "activation", None)))
+        self.stop_training, self.stop_reason, self.trained = False, None, True
+        self._set_first_layer_input_grad(False)
+        try:
+            for hook in hooks:
+                hook.on_train_begin({})
+            for epoch in range(initial_epoch, epochs):
+                if not self._run_epoch(epoch, X, y, validation, batch_size, shuffle, seed, augment, step, hooks):
+                    break
+        finally:
+            self._set_first_layer_input_grad(True)
+            for hook in hooks:
+                hook.on_train_end({})
+        return hooks[0]
+
+    def _run_epoch(self, epoch, X, y, validation, batch_size, shuffle, seed, augment, step, hooks):
+        """One epoch with its callbacks; False when training must stop."""
+        for hook in hooks:
+            hook.on_epoch_begin(epoch, {})
+        snapshot = self._snapshot()  # the last good state, put back if this epoch diverges or is interrupted
+        rng = np.random.default_rng([seed, epoch])  # per epoch, so a resumed run draws exactly alike
+        order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
+        for index, layer in enumerate(self.layers):
+            layer.set_rng(np.random.default_rng([seed, epoch, index + 1]))
+        augment_rng = np.random.default_rng([seed, epoch, 0])
+        try:
+            logs = self._train_epoch(X, y, order, batch_size, step, hooks, augment, augment_rng)
+        except _NonFiniteLoss as error:
+            self._restore(snapshot)
+            self.stop_reason = (f"The loss became {error.loss} at epoch {epoch + 1}, batch {error.batch + 1}; training "
+                                f"stopped and the weights of the last complete epoch ({epoch}) were kept.")
+            warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=3)
+            return False
+        except KeyboardInterrupt:
+            self._restore(snapshot)
+            self.stop_reason = f"Interrupted during epoch {epoch + 1}; the weights of the last complete epoch were kept."
+            warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=3)
+            return False
+        if validation is not None:
+            _, val_loss, val_accuracy = self.evaluate(*validation, step.loss_fn)
+            logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
+        logs["lr"] = self.optimizer.lr
+        for hook in hooks:
+            hook.on_epoch_end(epoch, logs)
+        if self.stop_training and self.stop_reason is None:
+            self.stop_reason = f"A callback stopped training after epoch {epoch + 1}."
+        return not self.stop_training
+
+    def _train_epoch(self, X, y, order, batch_size, step, hooks, augment, augment_rng):
+        """One pass over the data in `order`; returns the epoch's mean loss and accuracy."""
+        total_loss, total_correct, seen = 0.0, 0, 0
+        for batch, start in enumerate(range(0, len(order), batch_size)):
+            index = order[start:start + batch_size]
+            x_batch, y_batch = X[index], y[index]
+            if augment is not None:
+                x_batch = augment(x_batch, augment_rng)
+            out = self._forward_batch(x_batch, training=True)
+            loss = float(step.loss_fn(y_batch, out))
+            if not np.isfinite(loss):
+                raise _NonFiniteLoss(batch, loss)
+            if step.output_gradient is not None:
+                self._backward_batch(step.output_gradient(y_batch, out), from_logits=True)
+            else:
+                self._backward_batch(step.loss_fn_derivative(y_batch, out))
+            self.optimizer.step()
+            total_loss += loss * len(index)
+            total_correct += metrics.count_correct(y_batch, out)
+            seen += len(index)
+            logs = {"loss": total_loss / seen, "accuracy": total_correct / seen}
+            for hook in hooks:
+                hook.on_batch_end(batch, logs)
+        return logs
+
+    def _training_hooks(self, callbacks, verbose, log_file, checkpoint, epochs, steps, initial_epoch):
+        """History first, then the user's callbacks, the checkpoint, the progress display and the log file."""
+        hooks = [History(), *(callbacks or [])]
+        if checkpoint is not None:
+            hooks.append(ModelCheckpoint(checkpoint))
         if verbose:
             hooks.append(ProgressBar(epochs, steps, verbose))
         if log_file is not None:
@@ -171,50 +265,42 @@ class Network:
             if not isinstance(hook, Callback):
                 raise TypeError(f"callbacks must be scratchcnn Callback objects. Received: {type(hook).__name__}")
             hook.set_network(self)
-        self.stop_training = False
-        self.trained = True
-        self._set_first_layer_input_grad(False)
-        try:
-            for hook in hooks:
-                hook.on_train_begin({})
-            for epoch in range(initial_epoch, epochs):
-                for hook in hooks:
-                    hook.on_epoch_begin(epoch, {})
-                rng = np.random.default_rng([seed, epoch])  # per epoch, so a resumed run shuffles alike
-                order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
-                logs = self._train_epoch(X, y, order, batch_size, loss_fn, loss_fn_derivative, output_gradient, hooks)
-                if validation is not None:
-                    _, val_loss, val_accuracy = self.evaluate(*validation, loss_fn)
-                    logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
-                for hook in hooks:
-                    hook.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
-        finally:
-            self._set_first_layer_input_grad(True)
-            for hook in hooks:
-                hook.on_train_end({})
-        return history
+        return hooks
 
-    def _train_epoch(self, X, y, order, batch_size, loss_fn, loss_fn_derivative, output_gradient, hooks):
-        """One pass over the data in `order`; returns the epoch's mean loss and accuracy."""
-        total_loss, total_correct, seen = 0.0, 0.0, 0
-        for batch, start in enumerate(range(0, len(order), batch_size)):
-            index = order[start:start + batch_size]
-            x_batch, y_batch = X[index], y[index]
-            out = self._forward_batch(x_batch, training=True)
-            if output_gradient is not None:
-                self._backward_batch(output_gradient(y_batch, out), from_logits=True)
+    # -- weights --------------------------------------------------------------
+    def get_weights(self):
+        """Copies of every parameter and buffer, layer by layer: a list of arrays."""
+        return [value.copy() for layer in self.layers
+                for value in [p.value for p in layer.parameters()] + list(layer.buffers().values())]
+
+    def set_weights(self, weights):
+        """Restore arrays from get_weights(); shapes must match."""
+        slots = []
+        for layer in self.layers:
+            slots += [(layer, p, None) for p in layer.parameters()] + [(layer, None, n) for n in layer.buffers()]
+        if len(weights) != len(slots):
+            raise ValueError(f"Received {len(weights)} arrays, expected {len(slots)} (one per parameter and buffer).")
+        for (layer, param, buffer), value in zip(slots, weights):
+            expected = param.shape if param is not None else layer.buffers()[buffer].shape
+            if tuple(value.shape) != tuple(expected):
+                raise ValueError(f"Received an array of shape {tuple(value.shape)} for {layer.name}, expected {tuple(expected)}.")
+            if param is not None:
+                param.value = xp.array(value, dtype=param.value.dtype)
             else:
-                self._backward_batch(loss_fn_derivative(y_batch, out))
-            self.optimizer.step()
-            total_loss += float(loss_fn(y_batch, out)) * len(index)
-            total_correct += metrics.count_correct(y_batch, out)
-            seen += len(index)
-            logs = {"loss": total_loss / seen, "accuracy": total_correct / seen}
-            for hook in hooks:
-                hook.on_batch_end(batch, logs)
-        return logs
+                layer.set_buffer(buffer, xp.array(value, dtype=self.dtype))
+
+    def _snapshot(self):
+        optimizer_state = None
+        if self.optimizer is not None:
+            optimizer_state = (self.optimizer.iterations,
+                               [{key: value.copy() for key, value in state.items()} for state in self.optimizer.state])
+        return self.get_weights(), optimizer_state
+
+    def _restore(self, snapshot):
+        weights, optimizer_state = snapshot
+        self.set_weights(weights)
+        if optimizer_state is not None:
+            self.optimizer.iterations, self.optimizer.state = optimizer_state
 
     def _make_optimizer(self, optimizer, learning_rate):
         if isinstance(optimizer, optimizers.Optimizer):
@@ -273,6 +359,22 @@ class Network:
             return (first.input_dim,)
         return ("C", "H", "W")
 
+    def _training_data(self, X, y, val_X, val_y, validation_split):
+        """(X, y, validation or None), holding out the last validation_split of X when no val_X is given."""
+        if not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1):
+            raise ValueError(f"Received an invalid value for validation_split, expected a fraction in [0, 1). "
+                             f"Received: validation_split={validation_split!r}")
+        X, y = self._prepare_data(X, y, "X", "y")
+        if val_X is not None:
+            return X, y, self._prepare_data(val_X, val_y, "val_X", "val_y")
+        if validation_split:
+            cut = len(X) - int(round(len(X) * validation_split))
+            if cut < 1 or cut == len(X):
+                raise ValueError(f"validation_split={validation_split} leaves {cut} of {len(X)} samples for training; "
+                                 "expected both parts to be non-empty.")
+            return X[:cut], y[:cut], (X[cut:], y[cut:])
+        return X, y, None
+
     def _prepare_data(self, X, y, x_name, y_name):
         if y is None:
             raise ValueError(f"Received {x_name} without {y_name}: labels are needed.")
@@ -316,3 +418,18 @@ class Network:
 
     def __repr__(self):
         return f"Network({len(self.layers)} layers, {self.count_params():,} parameters)"
+
+
+@dataclass
+class _Step:
+    """How one training step turns outputs into gradients: the loss, its derivative, and the fused shortcut."""
+
+    loss_fn: Callable
+    loss_fn_derivative: Callable
+    output_gradient: Optional[Callable]
+
+
+class _NonFiniteLoss(Exception):
+    def __init__(self, batch, loss):
+        super().__init__(f"loss {loss} at batch {batch}")
+        self.batch, self.loss = batch, loss

@@ -49,6 +49,8 @@ def _array_specs(arrays):
 def network_config(network):
     """The JSON-serialisable description of a network, without its arrays."""
     weights = {f"{i}.{p.name}": p.value for i, layer in enumerate(network.layers) for p in layer.parameters()}
+    weights.update({f"{i}.{name}": value for i, layer in enumerate(network.layers)
+                    for name, value in layer.buffers().items()})
     config = {
         "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "library_version": __version__,
         "dtype": str(network.dtype),
@@ -179,6 +181,13 @@ def _assign_weights(network, arrays):
                 raise ModelFileError(f"Array {key} holds NaN or inf weights; refusing to load a broken model.")
             param.value = xp.asarray(array.astype(network.dtype, copy=False))
             param.grad = xp.zeros_like(param.value)
+        for name, current in layer.buffers().items():
+            key = f"{index}.{name}"
+            array = arrays.pop(key, None)
+            if array is None or array.shape != current.shape or not np.all(np.isfinite(array)):
+                raise ModelFileError(f"Buffer {key} of layer {index} ({layer.name}) is missing, has the wrong shape "
+                                     f"(expected {current.shape}) or holds NaN/inf.")
+            layer.set_buffer(name, xp.asarray(array.astype(network.dtype, copy=False)))
     if arrays:
         raise ModelFileError(f"weights.npz holds arrays no layer uses: {sorted(arrays)}.")
 

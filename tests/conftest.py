@@ -6,6 +6,7 @@ import os
 import pytest
 
 _RELATIVE_ERRORS = pytest.StashKey[dict]()
+_RELATIVE_ERRORS_FILE = pytest.StashKey[str]()
 
 
 def require_torch():
@@ -32,11 +33,14 @@ def relative_errors(request, tmp_path_factory):
     yield errors
     path = tmp_path_factory.getbasetemp() / "torch_relative_errors.json"
     path.write_text(json.dumps(errors, indent=1, sort_keys=True))
+    request.config.stash[_RELATIVE_ERRORS_FILE] = str(path)
 
 
 def pytest_terminal_summary(terminalreporter, config):
+    """Print the relative errors the `relative_errors` fixture collected, when any test used it."""
     errors = config.stash.get(_RELATIVE_ERRORS, {})
     if errors:
         terminalreporter.section("largest relative error against PyTorch")
         for op, error in sorted(errors.items()):
             terminalreporter.write_line(f"{op:<40} {error:.2e}")
+        terminalreporter.write_line(f"(also written to {config.stash.get(_RELATIVE_ERRORS_FILE, '?')})")

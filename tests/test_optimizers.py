@@ -1,5 +1,6 @@
 """Optimisers: ten steps agree with torch.optim in float64; hyperparameters are validated; state round-trips."""
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -177,7 +178,6 @@ def test_fresh_optimizer_without_loaded_state_diverges():
 
 
 def test_get_config_round_trips_through_json():
-    import json
     for optimizer in [SGD(one_parameter(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
                       Adam(one_parameter(), lr=0.002, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1,
                            decoupled_weight_decay=True)]:

@@ -1,11 +1,15 @@
 """Layers: each owns its Parameters and calls the pure math in scratchcnn.functional."""
+from .activation import Activation
 from .base import ActivatedLayer, Layer, Parameter
 from .conv import ConvLayer
 from .dense import Dense, MultiClassDense
 from .flatten import Flatten
+from .global_pooling import GlobalAveragePooling
 from .pooling import PoolingLayer
+from .regularization import BatchNorm, Dropout
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (ConvLayer, PoolingLayer, Flatten, Dense, MultiClassDense)}
+LAYER_CLASSES = {cls.__name__: cls for cls in (ConvLayer, PoolingLayer, Flatten, Dense, MultiClassDense,
+                                               Dropout, BatchNorm, Activation, GlobalAveragePooling)}
 
 __all__ = ["Layer", "ActivatedLayer", "Parameter", "ConvLayer", "PoolingLayer", "Flatten", "Dense",
-           "MultiClassDense", "LAYER_CLASSES"]
+           "MultiClassDense", "Dropout", "BatchNorm", "Activation", "GlobalAveragePooling", "LAYER_CLASSES"]

@@ -79,6 +79,17 @@ class Layer:
     def reset_parameters(self, rng=None):
         """Draw fresh initial weights from `rng` (a numpy Generator); layers without weights do nothing."""
 
+    def buffers(self):
+        """Non-trainable state saved with the model (e.g. BatchNorm's running statistics): {name: array}."""
+        return {}
+
+    def set_buffer(self, name, value):
+        """Restore one buffer by name (used when loading a model)."""
+        raise KeyError(f"{self.name} has no buffer {name!r}")
+
+    def set_rng(self, rng):
+        """Give the layer the generator its training-time randomness (e.g. dropout masks) draws from."""
+
     def astype(self, dtype):
         """Cast every parameter (value and grad) to dtype, e.g. float64 for gradient checks; returns self."""
         for param in self.parameters():

@@ -242,7 +242,9 @@ def compare_layer(torch, close, op, layer, module, x, rng, weighted=None, weight
     assert len(torch_params) == len(layer.parameters())
     for param in layer.parameters():
         theirs = torch_params[param.name].grad
-        close(f"{op} grad {param.name}", param.grad, theirs.T if (weight_transposed and param.name == "weight") else theirs)
+        if weight_transposed and param.name == "weight":
+            theirs = theirs.T
+        close(f"{op} grad {param.name}", param.grad, theirs)
 
 
 @LAYERS
@@ -336,6 +338,6 @@ def test_report_network_chain_matches_torch(torch, close):
     close("report network forward", out, expected)
     close("report network grad input", grad, tx.grad)
     for layer, module in [(ours[0], theirs[0]), (ours[3], theirs[4]), (ours[4], theirs[6])]:
-        transpose = isinstance(layer, Dense)
-        close("report network grad weight", layer.weight.grad, module.weight.grad.T if transpose else module.weight.grad)
+        theirs_weight_grad = module.weight.grad.T if isinstance(layer, Dense) else module.weight.grad
+        close("report network grad weight", layer.weight.grad, theirs_weight_grad)
         close("report network grad bias", layer.bias.grad, module.bias.grad)

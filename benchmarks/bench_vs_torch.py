@@ -1,0 +1,441 @@
+"""scratchcnn against PyTorch (CPU, float32, same threads) on the report's networks.
+
+    python benchmarks/bench_vs_torch.py                  # full: ~10-20 min on 2 cores
+    python benchmarks/bench_vs_torch.py --quick          # about a minute
+    python benchmarks/bench_vs_torch.py --nets A,C --rounds 5 --json results.json
+
+Both libraries train the same network (weights copied from scratchcnn into an
+equivalent torch nn.Sequential) on the same random data, in the same batches, with
+plain SGD; timings alternate scratchcnn, torch, scratchcnn, torch... and the ratio
+scratchcnn/torch of images per second is the median over the rounds. scratchcnn is
+timed through its public API (`Network.train` for one epoch, `Network.predict`), so
+input checks, shuffling, the loss and the metrics are all included. See README.md.
+"""
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+
+import numpy as np
+from threadpoolctl import threadpool_info
+
+from scratchcnn import losses, zoo
+from scratchcnn.layers import ConvLayer, Dense, Flatten, PoolingLayer
+
+SEED = 0
+LEARNING_RATE = 0.01
+REPORT_SECONDS = 18557  # the report's MNIST protocol: 5 h 09 min
+PROTOCOL_TARGET_S = 30.0
+FULL_EPOCH_RSS_TARGET_MIB = 1024.0
+
+# name -> (description, network factory, per-sample input shape)
+NETS = {
+    "A": ("report MNIST net (listing 10)", zoo.report_mnist_net, (1, 28, 28)),
+    "B": ("report complex net (listing 9)", zoo.report_complex_net, (1, 28, 28)),
+    "C": ("Keras-style MNIST convnet", zoo.mnist_convnet, (1, 28, 28)),
+    "D": ("report cats/dogs net (listing 13)", zoo.report_catsdogs_net, (3, 50, 50)),
+}
+# Minimum scratchcnn/torch ratio of images per second, by (net, mode).
+TARGETS = {(net, mode): ratio for net, ratio in {"A": 1.0, "B": 0.9, "C": 0.9, "D": 1.0}.items()
+           for mode in ("train 32", "train 64")}
+TARGETS.update({(net, "predict 256"): 1.3 for net in NETS})
+
+# (mode, batch size, images per timing in full mode, in quick mode)
+CASES = [("train 1", 1, 256, 64), ("train 32", 32, 1024, 256), ("train 64", 64, 1024, 256),
+         ("predict 256", 256, 2048, 512)]
+
+
+# -- the machine ----------------------------------------------------------------
+def machine_info():
+    """CPU, cores, library versions, BLAS kernel and threads, the OpenBLAS variables, the load."""
+    import torch
+
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as file:
+        for line in file:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    blas = [entry for entry in threadpool_info() if entry["user_api"] == "blas"]
+    blas = blas[0] if blas else {}
+    return {
+        "cpu": cpu, "logical_cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+        "blas": {key: blas.get(key) for key in ("internal_api", "version", "architecture", "num_threads",
+                                                "threading_layer")},
+        "blas_library": os.path.basename(blas.get("filepath", "?")),
+        "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
+        "torch_mkldnn": torch.backends.mkldnn.is_available(), "torch_mkl": torch.backends.mkl.is_available(),
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+        "loadavg": open("/proc/loadavg").read().split()[:3],
+    }
+
+
+def print_machine(info):
+    blas = info["blas"]
+    print(f"CPU: {info['cpu']}, {info['logical_cores']} logical cores ({info['usable_cores']} usable)")
+    print(f"Python {info['python']}, NumPy {info['numpy']}, torch {info['torch']}")
+    print(f"NumPy BLAS: {blas['internal_api']} {blas['version']} ({info['blas_library']}), kernel "
+          f"{blas['architecture']}, {blas['num_threads']} threads ({blas['threading_layer']})")
+    print(f"torch: {info['torch_threads']} intra-op threads (set to the BLAS threads), "
+          f"{info['torch_interop_threads']} inter-op; mkldnn={info['torch_mkldnn']}, mkl={info['torch_mkl']}")
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        value = info[name]
+        print(f"{name}: {'not set' if value is None else repr(value) + ' (set: it changes the BLAS kernel/blocking)'}")
+    print(f"load average at start: {' '.join(info['loadavg'])} (a busy machine makes every number noisy)")
+
+
+# -- the same network in torch --------------------------------------------------
+def torch_model(network):
+    """The equivalent nn.Sequential with scratchcnn's weights copied in; it ends at the logits."""
+    import torch
+    from torch import nn
+
+    activations = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leakyrelu": nn.LeakyReLU}
+    modules, last = [], len(network.layers) - 1
+    for index, layer in enumerate(network.layers):
+        if isinstance(layer, ConvLayer):
+            module = nn.Conv2d(layer.depth, layer.num_filters, layer.filter_size, layer.stride, layer.padding)
+            weight = layer.weight.value                                    # (F, C, k, k): Conv2d's layout
+        elif isinstance(layer, Dense):
+            module = nn.Linear(layer.input_dim, layer.output_dim)
+            weight = layer.weight.value.T                                  # (in, out) -> Linear's (out, in)
+        elif isinstance(layer, PoolingLayer):
+            module = (nn.MaxPool2d if layer.mode == "max" else nn.AvgPool2d)(layer.size, layer.stride)
+        elif isinstance(layer, Flatten):
+            module = nn.Flatten()
+        else:
+            raise ValueError(f"No torch equivalent for {layer!r}")
+        if layer.parameters():
+            with torch.no_grad():
+                module.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
+                module.bias.copy_(torch.from_numpy(layer.bias.value))
+        modules.append(module)
+        activation = getattr(layer, "activation", "linear")
+        if index == last:
+            if activation not in ("softmax", "sigmoid"):
+                raise ValueError(f"The last layer must end in softmax or sigmoid. Received: {activation!r}")
+        elif activation != "linear":
+            modules.append(activations[activation]())
+    return nn.Sequential(*modules).float()
+
+
+def torch_loss(network):
+    """(loss on logits, logits -> the probabilities scratchcnn outputs, correct-count) for the output layer."""
+    import torch.nn.functional as F
+
+    if network.layers[-1].activation == "softmax":
+        return (F.cross_entropy, lambda logits: logits.softmax(dim=1),
+                lambda logits, y: int((logits.argmax(dim=1) == y).sum()))
+    return (F.binary_cross_entropy_with_logits, lambda logits: logits.sigmoid(),
+            lambda logits, y: int(((logits >= 0) == (y >= 0.5)).sum()))
+
+
+# -- data ------------------------------------------------------------------------
+def random_data(network, input_shape, count, seed):
+    """Uniform images and random labels: (X, scratchcnn targets, torch X, torch targets)."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    X = rng.random((count, *input_shape), dtype=np.float32)                  # (N, C, H, W)
+    outputs = network.output_shapes(input_shape)[-1][1][0]
+    if outputs > 1:
+        labels = rng.integers(0, outputs, count)
+        y = np.eye(outputs, dtype=np.float32)[labels]                          # (N, K) one-hot
+        y_torch = torch.from_numpy(labels)                                     # (N,) class indices
+    else:
+        y = rng.integers(0, 2, (count, 1)).astype(np.float32)                  # (N, 1) 0/1
+        y_torch = torch.from_numpy(y)
+    return X, y, torch.from_numpy(X), y_torch
+
+
+def scratch_loss(network):
+    if network.layers[-1].activation == "softmax":
+        return losses.categorical_crossentropy, losses.categorical_crossentropy_derivative
+    return losses.bce_loss, losses.bce_loss_derivative
+
+
+# -- one timing of each library -----------------------------------------------------
+def time_scratch_train(network, X, y, batch_size, seed):
+    loss_fn, derivative = scratch_loss(network)
+    start = time.perf_counter()
+    network.train(X, y, 1, LEARNING_RATE, loss_fn, derivative, log_file=None, batch_size=batch_size,
+                  optimizer="sgd", shuffle=True, seed=seed, verbose=0)
+    return time.perf_counter() - start
+
+
+def time_torch_train(model, optimizer, loss, X, y, batch_size, seed):
+    """One epoch as Network.train runs it: the same shuffled order, loss and accuracy accumulated."""
+    loss_fn, _, count_correct = loss
+    model.train()
+    start = time.perf_counter()
+    order = np.random.default_rng([seed, 0]).permutation(len(X))  # Network.train's per-epoch order
+    total_loss, correct = 0.0, 0
+    for begin in range(0, len(X), batch_size):
+        index = order[begin:begin + batch_size]
+        x_batch, y_batch = X[index], y[index]
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(x_batch)
+        batch_loss = loss_fn(logits, y_batch)
+        batch_loss.backward()
+        optimizer.step()
+        total_loss += batch_loss.item() * len(index)
+        correct += count_correct(logits.detach(), y_batch)
+    return time.perf_counter() - start
+
+
+def time_scratch_predict(network, X, batch_size):
+    start = time.perf_counter()
+    network.predict(X, batch_size=batch_size)
+    return time.perf_counter() - start
+
+
+def time_torch_predict(model, loss, X, batch_size):
+    import torch
+
+    _, probabilities, _ = loss
+    model.eval()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        outputs = None
+        for begin in range(0, len(X), batch_size):
+            out = probabilities(model(X[begin:begin + batch_size]))
+            if outputs is None:
+                outputs = torch.empty((len(X), *out.shape[1:]))
+            outputs[begin:begin + len(out)] = out
+    return time.perf_counter() - start
+
+
+# -- one (net, mode) case: rounds of scratchcnn, torch, scratchcnn, torch... ----------------
+def run_case(net_name, mode, batch_size, count, rounds):
+    import torch
+
+    _, make_network, input_shape = NETS[net_name]
+    network = make_network().initialize(SEED)
+    model, loss = torch_model(network), torch_loss(network)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    X, y, X_torch, y_torch = random_data(network, input_shape, count, SEED)
+    agreement = output_difference(network, model, loss, X[:8])
+    training = mode.startswith("train")
+    if training:  # warm-up epoch on a slice; seed=SEED re-draws the very weights torch copied
+        warm = slice(0, min(count, 4 * batch_size))
+        time_scratch_train(network, X[warm], y[warm], batch_size, SEED)
+        time_torch_train(model, optimizer, loss, X_torch[warm], y_torch[warm], batch_size, SEED)
+        after_warmup = output_difference(network, model, loss, X[:8])
+    else:
+        time_scratch_predict(network, X[:batch_size], batch_size)
+        time_torch_predict(model, loss, X_torch[:batch_size], batch_size)
+        after_warmup = None
+    scratch_s, torch_s = [], []
+    for round_index in range(rounds):
+        gc.collect()
+        if training:
+            scratch_s.append(time_scratch_train(network, X, y, batch_size, SEED + 1 + round_index))
+            gc.collect()
+            torch_s.append(time_torch_train(model, optimizer, loss, X_torch, y_torch, batch_size, SEED + 1 + round_index))
+        else:
+            scratch_s.append(time_scratch_predict(network, X, batch_size))
+            gc.collect()
+            torch_s.append(time_torch_predict(model, loss, X_torch, batch_size))
+    ratios = [t / s for s, t in zip(scratch_s, torch_s)]  # images/s ratio = torch time / scratchcnn time
+    return {
+        "net": net_name, "mode": mode, "batch_size": batch_size, "images": count, "rounds": rounds,
+        "scratch_images_per_s": count / statistics.median(scratch_s),
+        "torch_images_per_s": count / statistics.median(torch_s),
+        "ratio": statistics.median(ratios), "ratios": ratios,
+        "scratch_s": scratch_s, "torch_s": torch_s,
+        "max_output_difference": agreement, "max_output_difference_after_warmup": after_warmup,
+        "scratch_peak_mib": scratch_peak_memory(network, X, y, batch_size, training),
+        "target": TARGETS.get((net_name, mode)),
+    }
+
+
+def output_difference(network, model, loss, X):
+    """Largest |scratchcnn - torch| over the output probabilities of a few images (the models must agree)."""
+    import torch
+
+    _, probabilities, _ = loss
+    with torch.inference_mode():
+        theirs = probabilities(model.eval()(torch.from_numpy(X))).numpy()
+    return float(np.abs(network.predict(X) - theirs).max())
+
+
+def scratch_peak_memory(network, X, y, batch_size, training):
+    """Peak NumPy memory (MiB) allocated during one untimed epoch or predict; the data itself is not counted.
+
+    NumPy reports its buffers to tracemalloc; torch's allocator does not, so this is scratchcnn-only.
+    """
+    subset = slice(0, min(len(X), max(4 * batch_size, 64)))
+    tracemalloc.start()
+    try:
+        if training:
+            time_scratch_train(network, X[subset], y[subset], batch_size, SEED)
+        else:
+            time_scratch_predict(network, X[subset], batch_size)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+# -- the report's protocol and a full MNIST epoch ---------------------------------------
+def report_protocol():
+    """load_mnist(30) -> 210 training images, listing 10, 100 epochs of per-sample SGD at lr 0.0003, validating each."""
+    from scratchcnn.datasets import load_mnist
+
+    start = time.perf_counter()
+    train_x, train_y, test_x, test_y, val_x, val_y = load_mnist(30)
+    network = zoo.report_mnist_net()
+    loaded = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:  # the report wrote a training log; so do we
+        network.train(train_x, train_y, 100, 0.0003, losses.categorical_crossentropy,
+                      losses.categorical_crossentropy_derivative, log_file=os.path.join(folder, "log.txt"),
+                      val_X=val_x, val_y=val_y, batch_size=1, seed=SEED, verbose=0)
+    trained = time.perf_counter()
+    _, _, accuracy = network.evaluate(test_x, test_y, losses.categorical_crossentropy)
+    end = time.perf_counter()
+    return {"wall_s": end - start, "load_s": loaded - start, "train_s": trained - loaded, "test_accuracy": accuracy,
+            "train_images": len(train_x), "report_s": REPORT_SECONDS, "speedup": REPORT_SECONDS / (end - start),
+            "target_s": PROTOCOL_TARGET_S}
+
+
+def full_epoch_child():
+    """Run in a subprocess: one Adam epoch of net C at batch 64 over the 60 000 MNIST images; print JSON."""
+    from scratchcnn.datasets import mnist
+
+    start = time.perf_counter()
+    (x_train, y_train), (x_test, y_test) = mnist.load_data()
+    X = (x_train[:, None] / np.float32(255)).astype(np.float32)             # (60000, 1, 28, 28)
+    del x_train
+    network = zoo.mnist_convnet()
+    loaded = time.perf_counter()
+    network.train(X, y_train, 1, 1e-3, losses.categorical_crossentropy, losses.categorical_crossentropy_derivative,
+                  log_file=None, batch_size=64, optimizer="adam", seed=SEED, verbose=0)
+    trained = time.perf_counter()
+    _, _, accuracy = network.evaluate((x_test[:, None] / np.float32(255)).astype(np.float32), y_test,
+                                      losses.categorical_crossentropy)
+    print(json.dumps({"load_s": loaded - start, "train_s": trained - loaded, "test_accuracy": accuracy,
+                      "images": len(X)}))
+
+
+def full_epoch():
+    """The full-MNIST epoch in a fresh interpreter, so its peak RSS is scratchcnn's alone (no torch)."""
+    command = [sys.executable, os.path.abspath(__file__), "--full-epoch-child"]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: KiB, the largest child so far
+    details = json.loads(result.stdout.strip().splitlines()[-1])
+    details.update(wall_s=wall, images_per_s=details["images"] / details["train_s"], peak_rss_mib=peak_kib / 1024,
+                   target_mib=FULL_EPOCH_RSS_TARGET_MIB)
+    return details
+
+
+# -- output ----------------------------------------------------------------------------
+def print_case(result):
+    agree = result["max_output_difference"]
+    after = result["max_output_difference_after_warmup"]
+    print(f"  {result['net']} {result['mode']:<11} scratchcnn {result['scratch_images_per_s']:9.1f} img/s   "
+          f"torch {result['torch_images_per_s']:9.1f} img/s   ratio {result['ratio']:.2f} "
+          f"(rounds: {', '.join(f'{r:.2f}' for r in result['ratios'])})   scratchcnn peak "
+          f"{result['scratch_peak_mib']:.1f} MiB   |diff| {agree:.1e}"
+          + (f" ({after:.1e} after a warm-up epoch)" if after is not None else ""), flush=True)
+
+
+def final_table(cases, protocol, epoch):
+    header = ("net", "batch", "scratchcnn img/s", "torch img/s", "ratio (median)", "target", "met?")
+    rows = []
+    for case in cases:
+        target = case["target"]
+        rows.append((case["net"], case["mode"], f"{case['scratch_images_per_s']:.1f}",
+                     f"{case['torch_images_per_s']:.1f}", f"{case['ratio']:.2f}x",
+                     "-" if target is None else f">= {target:.1f}x",
+                     "-" if target is None else ("yes" if case["ratio"] >= target else "NO")))
+    if protocol:
+        rows.append(("A", "report protocol", f"{protocol['wall_s']:.1f} s", f"(report: {REPORT_SECONDS} s)",
+                     f"{protocol['speedup']:.0f}x faster", f"<= {PROTOCOL_TARGET_S:.0f} s",
+                     "yes" if protocol["wall_s"] <= PROTOCOL_TARGET_S else "NO"))
+    if epoch:
+        rows.append(("C", "MNIST epoch 64", f"{epoch['images_per_s']:.1f}", "-",
+                     f"{epoch['peak_rss_mib']:.0f} MiB RSS", f"<= {FULL_EPOCH_RSS_TARGET_MIB:.0f} MiB",
+                     "yes" if epoch["peak_rss_mib"] <= FULL_EPOCH_RSS_TARGET_MIB else "NO"))
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    line = lambda cells: " | ".join(str(cell).ljust(width) for cell, width in zip(cells, widths))  # noqa: E731
+    print("\n" + line(header))
+    print("-+-".join("-" * width for width in widths))
+    for row in rows:
+        print(line(row))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer images, 2 rounds, no protocol or full epoch")
+    parser.add_argument("--nets", default="A,B,C,D", help="comma-separated subset of A,B,C,D")
+    parser.add_argument("--rounds", type=int, default=None, help="timing rounds per case (default 3, quick 2)")
+    parser.add_argument("--json", metavar="PATH", help="also write every number to PATH as JSON")
+    parser.add_argument("--full-epoch-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.nets = [name.strip().upper() for name in args.nets.split(",") if name.strip()]
+    unknown = [name for name in args.nets if name not in NETS]
+    if unknown or not args.nets:
+        parser.error(f"--nets expects names among A,B,C,D. Received: {unknown or args.nets}")
+    args.rounds = args.rounds if args.rounds is not None else (2 if args.quick else 3)
+    if args.rounds < 1:
+        parser.error(f"--rounds expects a positive integer. Received: {args.rounds}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.full_epoch_child:
+        return full_epoch_child()
+    import torch
+
+    blas_threads = next((e["num_threads"] for e in threadpool_info() if e["user_api"] == "blas"), os.cpu_count())
+    torch.set_num_threads(blas_threads)
+    torch.manual_seed(SEED)
+    info = machine_info()
+    print_machine(info)
+    print(f"\nmode: {'quick' if args.quick else 'full'}, nets {','.join(args.nets)}, {args.rounds} round(s), "
+          f"plain SGD lr={LEARNING_RATE}, float32, random data\n")
+    started = time.perf_counter()
+    cases = []
+    for net_name in args.nets:
+        print(f"net {net_name}: {NETS[net_name][0]}", flush=True)
+        for mode, batch_size, full_count, quick_count in CASES:
+            result = run_case(net_name, mode, batch_size, quick_count if args.quick else full_count, args.rounds)
+            print_case(result)
+            cases.append(result)
+    protocol = epoch = None
+    if not args.quick:
+        print("\nthe report's MNIST protocol (210 images, 100 epochs, per-sample SGD, validating each epoch)...",
+              flush=True)
+        protocol = report_protocol()
+        print(f"  {protocol['wall_s']:.1f} s (load {protocol['load_s']:.1f} s, train {protocol['train_s']:.1f} s), "
+              f"test accuracy {protocol['test_accuracy']:.3f}; the report took {REPORT_SECONDS} s (5 h 09 min)")
+        print("a full-MNIST epoch of net C, batch 64, Adam, in a subprocess...", flush=True)
+        epoch = full_epoch()
+        print(f"  {epoch['train_s']:.1f} s training ({epoch['images_per_s']:.0f} img/s), {epoch['wall_s']:.1f} s "
+              f"with start-up and loading; peak RSS {epoch['peak_rss_mib']:.0f} MiB; "
+              f"test accuracy after one epoch {epoch['test_accuracy']:.3f}")
+    final_table(cases, protocol, epoch)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nthis process's peak RSS (scratchcnn and torch together): {peak_mib:.0f} MiB; "
+          f"total {time.perf_counter() - started:.0f} s; load average now {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump({"machine": info, "quick": args.quick, "rounds": args.rounds, "cases": cases,
+                       "report_protocol": protocol, "full_epoch": epoch, "peak_rss_mib": peak_mib}, file, indent=1)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Activation: a standalone activation function as its own layer."""
+from .base import ActivatedLayer
+
+
+class Activation(ActivatedLayer):
+    """(N, ...) -> (N, ...): relu, leakyrelu, sigmoid, tanh or linear element-wise; softmax over F of (N, F) only.
+
+    The input is always a batch (`sample_ndim = None`), so it cannot be a Network's
+    first layer. It is an ActivatedLayer whose linear part is the identity, so a
+    final Activation('softmax') takes the fused softmax + cross-entropy gradient.
+    """
+
+    sample_ndim = None
+
+    def __init__(self, name):
+        super().__init__(name)
+
+    def output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if self.activation == "softmax" and len(input_shape) != 1:
+            raise self._shape_error(input_shape, "(F,) in a batch (N, F): softmax runs over the last axis of 2-D input only")
+        return input_shape
+
+    def _linear_forward(self, x):
+        return x
+
+    def _linear_backward(self, grad_z):
+        return grad_z
+
+    def get_config(self):
+        return {"name": self.activation}

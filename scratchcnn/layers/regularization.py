@@ -1,0 +1,138 @@
+"""Dropout and BatchNorm: layers that behave differently in training and at inference.
+
+Both take batched input only (`sample_ndim = None`): a 2-D input is (N, F) and a
+4-D input is (N, C, H, W), never one unbatched sample. Neither can therefore be
+the first layer of a Network, which reads the input rank from its first layer.
+"""
+import numpy as np
+
+from ..backend import xp
+from ..functional.batchnorm import batch_moments, batchnorm_backward, batchnorm_forward
+from ..functional.dropout import dropout_backward, dropout_forward
+from ..inputs import check_int
+from .base import Layer, Parameter
+
+
+def _check_seed(seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"Received an invalid value for seed, expected None or a non-negative integer. Received: seed={seed!r}")
+    return None if seed is None else int(seed)
+
+
+class Dropout(Layer):
+    """(N, ...) -> (N, ...): in training, zero each element with probability rate and scale the rest by 1/(1 - rate).
+
+    At inference (training=False) it returns its input unchanged. Masks come from
+    `self.rng`: a Generator from `seed` until a Network hands one over with `set_rng`.
+    """
+
+    sample_ndim = None  # any rank; the input is always a batch
+
+    def __init__(self, rate, seed=None):
+        super().__init__()
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) or not 0 <= rate < 1:
+            raise ValueError(f"Received an invalid value for rate, expected a number in [0, 1). Received: rate={rate!r}")
+        self.rate = float(rate)
+        self.seed = _check_seed(seed)
+        self.rng = np.random.default_rng(self.seed)
+        self._mask = None
+
+    def set_rng(self, rng):
+        self.rng = rng
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def _forward(self, x, training):
+        if not training:
+            self._mask = None
+            return x
+        out, self._mask = dropout_forward(x, self.rate, self.rng)
+        return out
+
+    def _backward(self, grad_output):
+        return grad_output if self._mask is None else dropout_backward(grad_output, self._mask)
+
+    def get_config(self):
+        return {"rate": self.rate, "seed": self.seed}
+
+
+class BatchNorm(Layer):
+    """(N, F) or (N, C, H, W) -> the same shape, normalised per feature / channel, then scaled and shifted.
+
+    Training normalises with the batch's statistics (over N, or N, H and W) and
+    updates the running ones as PyTorch does:
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
+    (the unbiased variance over the m values per channel); inference uses the running ones.
+    Parameters `weight` (gamma, 1) and `bias` (beta, 0); buffers `running_mean` (0) and `running_var` (1).
+    """
+
+    sample_ndim = None  # (N, F) or (N, C, H, W); the input is always a batch
+
+    def __init__(self, num_features, momentum=0.1, eps=1e-5):
+        super().__init__()
+        self.num_features = check_int("num_features", num_features)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+            raise ValueError(f"Received an invalid value for momentum, expected a number in [0, 1]. Received: momentum={momentum!r}")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+            raise ValueError(f"Received an invalid value for eps, expected a positive number. Received: eps={eps!r}")
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.weight = Parameter(xp.ones((self.num_features,), dtype=np.float32), "weight")
+        self.bias = Parameter(xp.zeros((self.num_features,), dtype=np.float32), "bias")
+        self.reset_parameters()
+        self._cache = None
+
+    def reset_parameters(self, rng=None):
+        dtype = self.weight.value.dtype
+        self.weight.value = xp.ones((self.num_features,), dtype=dtype)
+        self.bias.value = xp.zeros((self.num_features,), dtype=dtype)
+        self.running_mean = xp.zeros((self.num_features,), dtype=dtype)
+        self.running_var = xp.ones((self.num_features,), dtype=dtype)
+
+    def buffers(self):
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def set_buffer(self, name, value):
+        if name not in ("running_mean", "running_var"):
+            super().set_buffer(name, value)
+        if tuple(value.shape) != (self.num_features,):
+            raise ValueError(f"Received {name} of shape {tuple(value.shape)}, expected ({self.num_features},).")
+        setattr(self, name, xp.asarray(value, dtype=self.weight.value.dtype))
+
+    def astype(self, dtype):
+        super().astype(dtype)
+        self.running_mean = self.running_mean.astype(dtype)
+        self.running_var = self.running_var.astype(dtype)
+        return self
+
+    def output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) not in (1, 3) or input_shape[0] != self.num_features:
+            raise self._shape_error(input_shape, f"({self.num_features},) or ({self.num_features}, H, W) "
+                                                 f"(num_features={self.num_features}) in a batch (N, ...)")
+        return input_shape
+
+    def _forward(self, x, training):
+        weight, bias = self.weight.value, self.bias.value
+        if not training:
+            out, self._cache = batchnorm_forward(x, self.running_mean, self.running_var, weight, bias, self.eps, False)
+            return out
+        mean, var, m = batch_moments(x)                                       # (C,), (C,), values per channel
+        if m < 2:
+            raise ValueError(f"{self.name} received {m} value per channel in training (input shape {tuple(x.shape)}), "
+                             "expected more than 1: train with batches of at least 2 samples.")
+        out, self._cache = batchnorm_forward(x, mean, var, weight, bias, self.eps, True)
+        keep, dtype = 1.0 - self.momentum, self.running_mean.dtype
+        self.running_mean = (keep * self.running_mean + self.momentum * mean).astype(dtype)
+        self.running_var = (keep * self.running_var + self.momentum * var * (m / (m - 1))).astype(dtype)
+        return out
+
+    def _backward(self, grad_output):
+        dx, dweight, dbias = batchnorm_backward(grad_output, self._cache, self.need_input_grad)
+        self._set_grad(self.weight, dweight)
+        self._set_grad(self.bias, dbias)
+        return dx
+
+    def get_config(self):
+        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps}

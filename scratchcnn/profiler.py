@@ -1,0 +1,137 @@
+"""Per-layer timing of one training step (forward and backward), to see where an epoch's time goes.
+
+    from scratchcnn import profiler, zoo
+    rows = profiler.profile(zoo.mnist_convnet(), X[:64], y[:64], loss_fn=losses.categorical_crossentropy)
+
+Each layer's `_forward(x, True)` and `_backward(grad)` run in sequence on the batch X,
+as `Network.train` runs them (the first layer skips its input gradient, a softmax or
+sigmoid output with its cross-entropy takes the fused gradient (p - y) / N). The
+optimiser step, the loss and the metrics are not timed. The weights are never
+changed; parameter gradients and buffers (e.g. running statistics) are restored.
+"""
+import statistics
+import time
+
+import numpy as np
+
+from . import losses
+from .inputs import check_int, prepare_targets
+
+
+def profile(network, X, y=None, loss_fn=None, repeats=3, print_fn=print):
+    """Time each layer of `network` on the batch X (N, *input_shape); print a table and return its rows.
+
+    y and loss_fn (a scratchcnn loss, e.g. `losses.categorical_crossentropy`) give the top
+    gradient d loss / d output; without them a seeded random gradient of the output's shape
+    is used. Each of `repeats` passes (after one untimed warm-up) times every layer; the
+    table reports the median. Returns one dict per layer: index, layer, output_shape
+    (with the batch axis), forward_ms, backward_ms, total_ms and share (% of the step).
+    """
+    repeats = check_int("repeats", repeats)
+    X = network._prepare_inputs(X, "X")  # validates the shapes against every layer
+    top_gradient = _top_gradient(network, X, y, loss_fn)
+    saved = _snapshot(network)
+    network._set_first_layer_input_grad(False)  # as in training: no gradient for the data
+    try:
+        for index, layer in enumerate(network.layers):
+            layer.set_rng(np.random.default_rng(index))  # dropout-like layers draw from a fixed generator
+        _time_step(network, X, top_gradient)  # warm-up: first-touch allocations, BLAS thread start
+        timings = [_time_step(network, X, top_gradient) for _ in range(repeats)]
+    finally:
+        network._set_first_layer_input_grad(True)
+        _restore(network, saved)
+    rows = _rows(network, timings)
+    if print_fn is not None:
+        print_fn(format_table(rows, len(X), repeats))
+    return rows
+
+
+def _top_gradient(network, X, y, loss_fn):
+    """-> (gradient at the top, whether it is the fused gradient with respect to the last layer's logits)."""
+    output_shape = (len(X), *network.output_shapes(X.shape[1:])[-1][1])
+    if (y is None) != (loss_fn is None):
+        raise ValueError(f"profile needs both y and loss_fn, or neither (for a random top gradient). "
+                         f"Received: y={'None' if y is None else 'labels'}, loss_fn={loss_fn!r}")
+    if y is None:
+        gradient = np.random.default_rng(0).standard_normal(output_shape) / len(X)  # (N, *output_shape)
+        return gradient.astype(network.dtype), False
+    loss_fn, derivative = losses.get(loss_fn)
+    y = prepare_targets(y, output_shape[-1], len(X), network.dtype)  # (N, K)
+    out = network._forward_batch(X, training=False)
+    fused = losses.fused_gradient(loss_fn, derivative, getattr(network.layers[-1], "activation", None))
+    if fused is not None:
+        return fused(y, out), True
+    return derivative(y, out), False
+
+
+def _time_step(network, X, top_gradient):
+    """One forward and backward pass -> list of (output shape, forward s, backward s) per layer."""
+    gradient, fused = top_gradient
+    shapes, forward_s = [], []
+    x = X
+    for layer in network.layers:
+        start = time.perf_counter()
+        x = layer._forward(x, True)
+        forward_s.append(time.perf_counter() - start)
+        shapes.append(tuple(x.shape))
+    backward_s = [0.0] * len(network.layers)
+    for index in reversed(range(len(network.layers))):
+        layer = network.layers[index]
+        start = time.perf_counter()
+        if fused and index == len(network.layers) - 1:
+            gradient = layer.backward_preactivation(gradient)  # skips the softmax/sigmoid, as training does
+        else:
+            gradient = layer._backward(gradient)
+        backward_s[index] = time.perf_counter() - start
+    return list(zip(shapes, forward_s, backward_s))
+
+
+def _rows(network, timings):
+    """Median over the repeats of each layer's times, in ms, and its share of the whole step."""
+    rows = []
+    for index, layer in enumerate(network.layers):
+        forward_ms = 1e3 * statistics.median(step[index][1] for step in timings)
+        backward_ms = 1e3 * statistics.median(step[index][2] for step in timings)
+        rows.append({"index": index, "layer": layer.name, "output_shape": timings[0][index][0],
+                     "forward_ms": forward_ms, "backward_ms": backward_ms, "total_ms": forward_ms + backward_ms})
+    step_ms = sum(row["total_ms"] for row in rows)
+    for row in rows:
+        row["share"] = 100.0 * row["total_ms"] / step_ms if step_ms > 0 else 100.0 / len(rows)
+    return rows
+
+
+def format_table(rows, batch_size, repeats):
+    """The profile as text: Layer | Output shape | Forward ms | Backward ms | Share %, then the totals."""
+    header = ("Layer", "Output shape", "Forward ms", "Backward ms", "Share of step %")
+    cells = [(f"{row['index']} {row['layer']}", str(row["output_shape"]), f"{row['forward_ms']:.3f}",
+              f"{row['backward_ms']:.3f}", f"{row['share']:.1f}") for row in rows]
+    forward, backward = sum(row["forward_ms"] for row in rows), sum(row["backward_ms"] for row in rows)
+    total = ("Total", "", f"{forward:.3f}", f"{backward:.3f}", f"{sum(row['share'] for row in rows):.1f}")
+    widths = [max(len(line[i]) for line in [header, *cells, total]) + 3 for i in range(len(header))]
+    rule = "-" * sum(widths)
+    step_ms = forward + backward
+    speed = f"{batch_size / step_ms * 1e3:,.0f} images/s" if step_ms > 0 else "too fast to time"
+    lines = [f"Profile: batch of {batch_size}, median of {repeats} step(s); {step_ms:.3f} ms per step, {speed} "
+             "(layers only: no optimiser step, loss or metrics)",
+             rule, _row(header, widths), rule, *(_row(line, widths) for line in cells), rule, _row(total, widths)]
+    return "\n".join(lines)
+
+
+def _row(cells, widths):
+    return "".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+
+
+def _snapshot(network):
+    """Copies of every parameter's value and grad and every buffer, so the profile leaves no trace."""
+    params = [(param, param.value.copy(), param.grad.copy()) for param in network.parameters()]
+    buffers = [(layer, {name: value.copy() for name, value in layer.buffers().items()}) for layer in network.layers]
+    return params, buffers
+
+
+def _restore(network, saved):
+    params, buffers = saved
+    for param, value, grad in params:
+        param.value, param.grad = value, grad
+    for layer, values in buffers:
+        for name, value in values.items():
+            layer.set_buffer(name, value)
