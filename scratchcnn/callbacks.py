@@ -1,7 +1,11 @@
 """Callbacks: hooks the training loop calls, with Keras's names. History is one of them."""
+import inspect
 import math
+import os
 import sys
 import time
+
+from .inputs import check_int
 
 
 class Callback:
@@ -122,12 +126,16 @@ class ProgressBar(Callback):
 
 
 def _improvement_test(monitor, mode, min_delta):
-    """A function (current, best) -> bool for 'min'/'max'/'auto' (auto: max for accuracies, else min)."""
+    """(better, worst): better(current, best) -> bool for 'min'/'max'/'auto' (auto: max for accuracies, else min),
+    and the starting best that every finite value improves on (+inf or -inf), as in Keras, so a NaN never becomes best.
+    """
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"Received an invalid value for mode, expected 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not math.isfinite(min_delta):
+        raise ValueError(f"Received an invalid value for min_delta, expected a number. Received: min_delta={min_delta!r}")
     if mode == "max" or (mode == "auto" and "acc" in monitor):
-        return lambda current, best: current > best + abs(min_delta)
-    return lambda current, best: current < best - abs(min_delta)
+        return (lambda current, best: current > best + abs(min_delta)), -math.inf
+    return (lambda current, best: current < best - abs(min_delta)), math.inf
 
 
 def _monitored(logs, monitor, who):
@@ -138,19 +146,26 @@ def _monitored(logs, monitor, who):
 
 
 class EarlyStopping(Callback):
-    """Stop when `monitor` has not improved by min_delta for `patience` epochs; optionally restore the best weights."""
+    """Stop when `monitor` has not improved by min_delta for `patience` epochs; optionally restore the best weights.
+
+    As in Keras, the best weights are put back at the end of training whether or not it stopped early.
+    """
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto", restore_best_weights=False):
-        self.monitor, self.patience, self.restore_best_weights = monitor, patience, restore_best_weights
-        self._better = _improvement_test(monitor, mode, min_delta)
-        self.best, self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = None, 0, None, None, None
+        self.monitor, self.restore_best_weights = monitor, restore_best_weights
+        self.patience = check_int("patience", patience, minimum=0)
+        self._better, self._worst = _improvement_test(monitor, mode, min_delta)
+        self.on_train_begin()
 
     def on_train_begin(self, logs=None):
-        self.best, self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = None, 0, None, None, None
+        self.best, self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = self._worst, 0, None, None, None
 
     def on_epoch_end(self, epoch, logs=None):
         current = _monitored(logs, self.monitor, "EarlyStopping")
-        if self.best is None or self._better(current, self.best):
+        if self.restore_best_weights and self.best_weights is None:
+            # Until something improves (a NaN first value), the first epoch's weights are the best there are.
+            self.best_weights, self.best_epoch = self.network.get_weights(), epoch
+        if self._better(current, self.best):
             self.best, self.best_epoch, self.wait = current, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = self.network.get_weights()
@@ -169,18 +184,18 @@ class ModelCheckpoint(Callback):
     """Save the model after each epoch (atomically), or only when `monitor` improves with save_best_only.
 
     `filepath` may hold format fields: 'ckpt-{epoch:02d}-{val_loss:.3f}.model' (epoch counts from 1).
+    As in Keras, the best value seen is kept across train() calls.
     """
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
         self.filepath, self.monitor, self.save_best_only = filepath, monitor, save_best_only
-        self._better = _improvement_test(monitor, mode, 0.0)
-        self.best = None
+        self._better, self.best = _improvement_test(monitor, mode, 0.0)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.save_best_only:
             current = _monitored(logs, self.monitor, "ModelCheckpoint")
-            if self.best is not None and not self._better(current, self.best):
+            if not self._better(current, self.best):
                 return
             self.best = current
         self.network.metadata["epochs_completed"] = epoch + 1
@@ -188,44 +203,68 @@ class ModelCheckpoint(Callback):
 
 
 class ReduceLROnPlateau(Callback):
-    """Multiply the optimiser's lr by `factor` after `patience` epochs without improvement, down to min_lr."""
+    """Multiply the optimiser's lr by `factor` after `patience` epochs without improvement, down to min_lr.
+
+    After a reduction, `cooldown` epochs pass before epochs without improvement count again (Keras's rule:
+    the counter is decremented first, so the last cooldown epoch already counts).
+    """
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto", min_delta=1e-4, cooldown=0,
                  min_lr=0.0):
-        if not 0 < factor < 1:
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
             raise ValueError(f"Received an invalid value for factor, expected a number in (0, 1). Received: factor={factor!r}")
-        self.monitor, self.factor, self.patience, self.cooldown, self.min_lr = monitor, factor, patience, cooldown, min_lr
-        self._better = _improvement_test(monitor, mode, min_delta)
-        self.best, self.wait, self.cooldown_left = None, 0, 0
+        if isinstance(min_lr, bool) or not isinstance(min_lr, (int, float)) or not 0 <= min_lr < math.inf:
+            raise ValueError(f"Received an invalid value for min_lr, expected a number >= 0. Received: min_lr={min_lr!r}")
+        self.monitor, self.factor, self.min_lr = monitor, float(factor), float(min_lr)
+        self.patience = check_int("patience", patience, minimum=0)
+        self.cooldown = check_int("cooldown", cooldown, minimum=0)
+        self._better, self._worst = _improvement_test(monitor, mode, min_delta)
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.cooldown_left = self._worst, 0, 0
 
     def on_epoch_end(self, epoch, logs=None):
         current = _monitored(logs, self.monitor, "ReduceLROnPlateau")
         if self.cooldown_left > 0:
             self.cooldown_left -= 1
             self.wait = 0
-        if self.best is None or self._better(current, self.best):
+        if self._better(current, self.best):
             self.best, self.wait = current, 0
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
+        elif self.cooldown_left == 0:  # epochs inside the cooldown do not count towards patience
+            self.wait += 1
             optimizer = self.network.optimizer
-            optimizer.lr = max(optimizer.lr * self.factor, self.min_lr)
-            self.cooldown_left, self.wait = self.cooldown, 0
+            if self.wait >= self.patience and optimizer.lr > self.min_lr:  # never raise an lr below min_lr
+                optimizer.lr = max(optimizer.lr * self.factor, self.min_lr)
+                self.cooldown_left, self.wait = self.cooldown, 0
 
 
 class LearningRateScheduler(Callback):
-    """Set the lr at the start of each epoch to schedule(epoch, lr) (epoch counts from 0)."""
+    """Set the lr at the start of each epoch to schedule(epoch, lr), or schedule(epoch) (epoch counts from 0)."""
 
     def __init__(self, schedule):
         if not callable(schedule):
             raise ValueError(f"Received a schedule that is not callable. Received: schedule={schedule!r}")
         self.schedule = schedule
+        self._takes_lr = _accepts_two_arguments(schedule)
 
     def on_epoch_begin(self, epoch, logs=None):
-        lr = float(self.schedule(epoch, self.network.optimizer.lr))
-        if not lr >= 0:
-            raise ValueError(f"The schedule returned lr={lr!r} for epoch {epoch}, expected a number >= 0.")
-        self.network.optimizer.lr = lr
+        optimizer = self.network.optimizer
+        lr = float(self.schedule(epoch, optimizer.lr) if self._takes_lr else self.schedule(epoch))
+        if not 0 <= lr < math.inf:
+            raise ValueError(f"The schedule returned lr={lr!r} for epoch {epoch}, expected a finite number >= 0.")
+        optimizer.lr = lr
+
+
+def _accepts_two_arguments(function):
+    """Whether function(epoch, lr) can be called; Keras also accepts the older one-argument schedule(epoch)."""
+    try:
+        inspect.signature(function).bind(0, 0.0)
+    except TypeError:
+        return False
+    except ValueError:  # no introspectable signature (some builtins): assume the two-argument form
+        return True
+    return True
 
 
 class CSVLogger(Callback):
@@ -236,8 +275,6 @@ class CSVLogger(Callback):
         self._file, self._keys = None, None
 
     def on_train_begin(self, logs=None):
-        import os
-
         has_rows = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         self._file = open(self.filename, "a" if self.append else "w", encoding="utf-8")
         self._keys = None if not has_rows else False  # False: header already written

@@ -16,10 +16,12 @@ def check_gradients(network, X, y, loss_fn, loss_fn_derivative=None, eps=1e-6, m
     and restored afterwards. At most `max_checks` entries of each parameter are
     perturbed, chosen with `seed`. Errors near 1e-7 or below mean the gradients
     agree; 1e-2 or above means a bug (or a kink, such as ReLU exactly at 0).
+    The layers' dropout generators are put back too, so checking leaves no trace.
     """
     if loss_fn_derivative is None:
         loss_fn, loss_fn_derivative = losses.get(loss_fn)
     original_dtype, original = network.dtype, network.get_weights()
+    original_rngs = [getattr(layer, "rng", None) for layer in network.layers]
     network.astype(np.float64)
     X = np.asarray(X, dtype=np.float64)
     y = prepare_targets(y, network.output_shapes(X.shape[1:])[-1][1][0], len(X), np.float64)
@@ -44,6 +46,9 @@ def check_gradients(network, X, y, loss_fn, loss_fn_derivative=None, eps=1e-6, m
     finally:
         network.astype(original_dtype)
         network.set_weights(original)
+        for layer, layer_rng in zip(network.layers, original_rngs):
+            if layer_rng is not None:
+                layer.set_rng(layer_rng)
     if print_fn is not None:
         print_fn(_table(rows))
     return rows

@@ -1,11 +1,12 @@
 """Optimisers see only a list of Parameters (value + grad), never the layers: PyTorch's split."""
 import math
+import numbers
 
 from .backend import xp
 
 
 def _check_float(name, value, low, high=math.inf, low_inclusive=True):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (value >= low if low_inclusive else value > low) and value < high
     if not ok:
         bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and < {high}" if high != math.inf else "")

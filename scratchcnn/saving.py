@@ -2,33 +2,61 @@
 
     config.json     format name and version, library version, dtype, the layers'
                     classes and get_config(), and every array's key, shape and dtype
-    weights.npz     the layers' parameters, keyed '<layer index>.<parameter name>'
+    weights.npz     the layers' parameters and buffers, keyed '<layer index>.<name>'
     optimizer.npz   the optimiser's state arrays (present when the network has an optimiser)
 
-Loading builds nothing until every check has passed: the archive is a zip, the
-members are present and not larger than the config says they can be (no zip
-bombs), the format version is known, every layer class is one of ours, and every
-array's shape and dtype match the config. Arrays are read with allow_pickle=False;
-non-finite weights are refused. Every failure raises ModelFileError.
+Loading decompresses nothing and builds nothing large until the checks that can run
+first have passed, and every failure raises ModelFileError naming the problem:
+
+- the archive is a zip holding only the members above, each once, each stored or
+  DEFLATE-compressed (other methods decompress without a bound on their output);
+- config.json parses, names this format and a known version, lists only our layer
+  classes, and declares at most MAX_ARRAY_BYTES of arrays per member;
+- before a layer is built, its config must imply exactly as many weights as config.json
+  declares for it, so a hostile config cannot make the loader allocate gigabytes; the
+  built network's parameters and buffers must then match the declared keys and shapes,
+  and its layers must chain for metadata['input_shape'] when the file records one;
+- a member is read in bounded chunks and refused once it grows past what its declared
+  arrays need, whatever its zip header claims (a zip bomb is never decompressed);
+- every .npy header is read before its data: the dtype must be the declared float dtype
+  (an object array is pickled Python objects, refused without being unpickled), the shape
+  the declared shape, and the data exactly as long as they imply;
+- NaN or inf weights, buffers or optimiser state are refused: such a model is broken.
+  save_network likewise refuses (ValueError) to write one, leaving any old file as it was.
+
+Nothing here unpickles: .npy data is read with np.frombuffer, never np.load.
 """
 import io
 import json
 import math
 import os
-import tempfile
 import zipfile
+from collections import Counter
 
 import numpy as np
 
 from . import __version__, optimizers
 from .backend import xp
-from .layers import LAYER_CLASSES
+from .layers import LAYER_CLASSES, Parameter
 
 FORMAT_NAME = "scratchcnn.model"
 FORMAT_VERSION = 1
+MEMBERS = ("config.json", "weights.npz", "optimizer.npz")
 MAX_CONFIG_BYTES = 16 * 2**20
+MAX_ARRAY_BYTES = 2**30  # per member; far beyond what this library trains on a CPU
 _NPY_HEADER_ALLOWANCE = 4096  # per array: the .npy header and the zip entry around it
+_READ_CHUNK = 2**20
 _DTYPES = ("float32", "float64")
+_COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+# How many values (parameters and buffers) a weighted layer's constructor allocates, from
+# its config's integer fields; layers missing here allocate none. Checked before building.
+_LAYER_SIZES = {
+    "ConvLayer": lambda c: c["num_filters"] * (c["depth"] * c["filter_size"] ** 2 + 1),
+    "Dense": lambda c: c["output_dim"] * (c["input_dim"] + 1),
+    "MultiClassDense": lambda c: c["num_classes"] * (c["input_dim"] + 1),
+    "BatchNorm": lambda c: 4 * c["num_features"],
+}
 
 
 class ModelFileError(ValueError):
@@ -46,11 +74,17 @@ def _array_specs(arrays):
     return [{"key": key, "shape": list(value.shape), "dtype": str(value.dtype)} for key, value in arrays.items()]
 
 
+def _network_arrays(network):
+    """{'<layer index>.<name>': array} for every parameter and buffer, in layer order."""
+    arrays = {f"{i}.{p.name}": p.value for i, layer in enumerate(network.layers) for p in layer.parameters()}
+    arrays.update({f"{i}.{name}": value for i, layer in enumerate(network.layers)
+                   for name, value in layer.buffers().items()})
+    return arrays
+
+
 def network_config(network):
     """The JSON-serialisable description of a network, without its arrays."""
-    weights = {f"{i}.{p.name}": p.value for i, layer in enumerate(network.layers) for p in layer.parameters()}
-    weights.update({f"{i}.{name}": value for i, layer in enumerate(network.layers)
-                    for name, value in layer.buffers().items()})
+    weights = _network_arrays(network)
     config = {
         "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "library_version": __version__,
         "dtype": str(network.dtype),
@@ -66,15 +100,31 @@ def network_config(network):
     return config, weights, optimizer_arrays
 
 
+def _refuse_non_finite(arrays, what, filepath):
+    for key, value in arrays.items():
+        if not np.all(np.isfinite(np.asarray(value))):
+            raise ValueError(f"Refusing to save {filepath!r}: {what} {key} holds NaN or inf (a diverged network, "
+                             "which load_model would refuse); any existing file was left as it was.")
+
+
 def save_network(network, filepath):
-    """Write `network` to filepath atomically: a temporary file in the same folder, then a rename."""
+    """Write `network` to filepath atomically: a temporary file in the same folder, then a rename.
+
+    A crash or Ctrl-C at any moment leaves either the old file or the new one, never a
+    mixture. Networks holding NaN or inf are refused with ValueError before anything is written.
+    """
     config, weights, optimizer_arrays = network_config(network)
+    _refuse_non_finite(weights, "weight", filepath)
+    _refuse_non_finite(optimizer_arrays, "optimiser array", filepath)
+    config_text = json.dumps(config, indent=1)  # a metadata value JSON cannot hold fails here, before any file
     folder = os.path.dirname(os.path.abspath(filepath))
-    handle, temporary = tempfile.mkstemp(prefix=".scratchcnn-", suffix=".tmp", dir=folder)
+    temporary = os.path.join(folder, f".scratchcnn-{os.urandom(8).hex()}.tmp")
+    # O_EXCL with mode 0o666: the file gets the permissions open() would give (the umask's), not mkstemp's 0o600.
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(handle, "wb") as file:
             with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr("config.json", json.dumps(config, indent=1))
+                archive.writestr("config.json", config_text)
                 archive.writestr("weights.npz", _npz_bytes(weights))
                 if config["optimizer"] is not None:
                     archive.writestr("optimizer.npz", _npz_bytes(optimizer_arrays))
@@ -85,124 +135,248 @@ def save_network(network, filepath):
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+    _fsync_folder(folder)
 
 
-# -- reading ----------------------------------------------------------------------
-def _read_member(archive, name, limit):
+def _fsync_folder(folder):
+    """Make the rename itself durable where the OS allows it (POSIX; a folder cannot be opened on Windows)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+# -- reading: the archive ---------------------------------------------------------
+def _check_archive(archive, allowed, where):
+    """Only allowed member names, each once, each stored or DEFLATE-compressed, none encrypted."""
+    names = [info.filename for info in archive.infolist()]
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
+    if duplicates:
+        raise ModelFileError(f"{where} holds duplicate members {duplicates[:5]}; each may appear once.")
+    unknown = sorted(set(names) - set(allowed))
+    if unknown:
+        raise ModelFileError(f"{where} holds unexpected members {unknown[:5]}, expected only {sorted(allowed)[:5]}.")
+    for info in archive.infolist():
+        if info.compress_type not in _COMPRESSIONS or info.flag_bits & 0x1:
+            raise ModelFileError(f"{where}: member {info.filename} is encrypted or uses compression method "
+                                 f"{info.compress_type}; only stored and DEFLATE members are read.")
+
+
+def _read_member(archive, name, limit, where="The model file"):
+    """A member's bytes, read in chunks and refused once past `limit`, whatever its header claims."""
     try:
         info = archive.getinfo(name)
     except KeyError:
-        raise ModelFileError(f"The model file has no {name} member; a scratchcnn model holds config.json and weights.npz.") from None
+        raise ModelFileError(f"{where} has no {name} member.") from None
     if info.file_size > limit:
-        raise ModelFileError(f"The member {name} would decompress to {info.file_size:,} bytes, over the limit of {limit:,} "
-                             "that its config allows (a zip bomb or a corrupt file).")
-    return archive.read(name)
+        raise ModelFileError(f"{where}: member {name} would decompress to {info.file_size:,} bytes, over the "
+                             f"{limit:,} that its declared contents need (a zip bomb or a corrupt file).")
+    chunks, size = [], 0
+    with archive.open(info) as stream:
+        while chunk := stream.read(_READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise ModelFileError(f"{where}: member {name} decompresses past {limit:,} bytes, more than its "
+                                     "declared contents need (a zip bomb or a corrupt file).")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# -- reading: config.json ---------------------------------------------------------
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _nbytes(spec):
+    return math.prod(spec["shape"]) * np.dtype(spec["dtype"]).itemsize
 
 
 def _check_specs(specs, what):
     if not isinstance(specs, list):
-        raise ModelFileError(f"config.json: '{what}' must be a list of array descriptions.")
+        raise ModelFileError(f"config.json: '{what}' must be a list of array descriptions. Received: {str(specs)[:200]}")
     for spec in specs:
         ok = isinstance(spec, dict) and isinstance(spec.get("key"), str) and spec.get("dtype") in _DTYPES
-        ok = ok and isinstance(spec.get("shape"), list) and all(
-            isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31 for d in spec["shape"])
+        ok = ok and isinstance(spec.get("shape"), list) and all(_is_count(d) and d < 2**31 for d in spec["shape"])
         if not ok:
             raise ModelFileError(f"config.json: a malformed entry in '{what}': {str(spec)[:200]}")
-
-
-def _read_arrays(data, specs, member):
-    """Arrays from .npz bytes, each checked against its spec; no pickle, no oversize entries."""
-    expected = {spec["key"]: spec for spec in specs}
-    arrays = {}
-    with zipfile.ZipFile(io.BytesIO(data)) as inner:
-        names = {info.filename: info for info in inner.infolist()}
-        if set(names) != {key + ".npy" for key in expected}:
-            raise ModelFileError(f"{member} holds arrays {sorted(n[:-4] for n in names)}, but config.json lists "
-                                 f"{sorted(expected)}.")
-        for key, spec in expected.items():
-            nbytes = math.prod(spec["shape"]) * np.dtype(spec["dtype"]).itemsize
-            if names[key + ".npy"].file_size > nbytes + _NPY_HEADER_ALLOWANCE:
-                raise ModelFileError(f"{member}: array {key} is larger than its config shape {spec['shape']} allows.")
-            array = np.lib.format.read_array(io.BytesIO(inner.read(key + ".npy")), allow_pickle=False)
-            if list(array.shape) != spec["shape"] or str(array.dtype) != spec["dtype"]:
-                raise ModelFileError(f"{member}: array {key} has shape {list(array.shape)} and dtype {array.dtype}, "
-                                     f"config.json says shape {spec['shape']} and dtype {spec['dtype']}.")
-            arrays[key] = array
-    return arrays
+    duplicates = sorted(key for key, count in Counter(spec["key"] for spec in specs).items() if count > 1)
+    if duplicates:
+        raise ModelFileError(f"config.json: '{what}' lists the keys {duplicates[:5]} more than once.")
+    total = sum(_nbytes(spec) for spec in specs)
+    if total > MAX_ARRAY_BYTES:
+        raise ModelFileError(f"config.json: '{what}' declares {total:,} bytes of arrays, over the limit of "
+                             f"{MAX_ARRAY_BYTES:,} (saving.MAX_ARRAY_BYTES).")
 
 
 def _parse_config(data):
     try:
         config = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"config.json does not parse as JSON: {error}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ModelFileError(f"config.json does not parse as JSON: {str(error)[:200]}") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
         raise ModelFileError(f"config.json is not a scratchcnn model config (format must be {FORMAT_NAME!r}).")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"Unknown model format version {config.get('format_version')!r}; this scratchcnn "
+    version = config.get("format_version")
+    if not _is_count(version) or version != FORMAT_VERSION:
+        raise ModelFileError(f"Unknown model format version {version!r}; this scratchcnn "
                              f"({__version__}) reads version {FORMAT_VERSION}.")
     if config.get("dtype") not in _DTYPES or not isinstance(config.get("layers"), list) or not config["layers"]:
-        raise ModelFileError("config.json needs a dtype ('float32' or 'float64') and a non-empty list of layers.")
+        raise ModelFileError("config.json needs a dtype ('float32' or 'float64') and a non-empty list of layers. "
+                             f"Received: dtype={str(config.get('dtype'))[:50]!r}, layers={str(config.get('layers'))[:100]}")
     _check_specs(config.get("weights"), "weights")
     if not isinstance(config.get("metadata", {}), dict):
         raise ModelFileError("config.json: 'metadata' must be a JSON object.")
-    if config.get("optimizer") is not None:
-        if not isinstance(config["optimizer"], dict):
-            raise ModelFileError("config.json: 'optimizer' must be an object or null.")
-        _check_specs(config["optimizer"].get("arrays"), "optimizer.arrays")
+    spec = config.get("optimizer")
+    if spec is not None:
+        if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict) or not _is_count(spec.get("iterations")):
+            raise ModelFileError("config.json: 'optimizer' must be null or an object with a 'config' object, "
+                                 "a non-negative integer 'iterations' and 'arrays'.")
+        _check_specs(spec.get("arrays"), "optimizer.arrays")
     return config
 
 
-def _build_layers(layer_configs):
+# -- reading: the network ---------------------------------------------------------
+def _check_layer_size(index, name, config, declared):
+    """Refuse a layer whose config implies other than the declared number of weights, before building it."""
+    size_of = _LAYER_SIZES.get(name)
+    integers = {key: value for key, value in config.items() if isinstance(value, int) and not isinstance(value, bool)}
+    try:
+        implied = size_of(integers) if size_of is not None else 0
+    except KeyError:
+        return  # a missing or non-integer field: the constructor refuses it before allocating anything
+    if implied != declared:
+        raise ModelFileError(f"Layer {index} ({name}) has a config implying {implied:,} weight values, but "
+                             f"config.json declares {declared:,} for it.")
+
+
+def _build_layers(layer_configs, weight_specs):
+    declared = Counter()
+    for spec in weight_specs:
+        declared[spec["key"].split(".", 1)[0]] += math.prod(spec["shape"])
     layers = []
     for index, entry in enumerate(layer_configs):
         name = entry.get("class_name") if isinstance(entry, dict) else None
-        if name not in LAYER_CLASSES:
-            raise ModelFileError(f"Layer {index} has unknown class {name!r}; known layers: {sorted(LAYER_CLASSES)}.")
+        if not isinstance(name, str) or name not in LAYER_CLASSES:
+            raise ModelFileError(f"Layer {index} has unknown class {str(name)[:100]!r}; known layers: {sorted(LAYER_CLASSES)}.")
         if not isinstance(entry.get("config"), dict):
             raise ModelFileError(f"Layer {index} ({name}) has no config object.")
+        _check_layer_size(index, name, entry["config"], declared[str(index)])
         try:
             layers.append(LAYER_CLASSES[name].from_config(entry["config"]))
         except (TypeError, ValueError) as error:
-            raise ModelFileError(f"Layer {index} ({name}) has an invalid config: {error}") from None
+            raise ModelFileError(f"Layer {index} ({name}) has an invalid config: {str(error)[:300]}") from None
     return layers
+
+
+def _check_network(network, config):
+    """The built network's arrays must be exactly the declared ones; its layers must chain for a recorded input shape."""
+    expected = {key: list(value.shape) for key, value in _network_arrays(network).items()}
+    declared = {spec["key"]: spec["shape"] for spec in config["weights"]}
+    if declared != expected:
+        wrong = sorted(key for key in set(declared) | set(expected) if declared.get(key) != expected.get(key))
+        details = ", ".join(f"{key}: declared {declared.get(key)}, the layers need {expected.get(key)}" for key in wrong[:4])
+        raise ModelFileError(f"config.json's weights do not fit its layers ({details}).")
+    shape = network.metadata.get("input_shape")
+    if shape is None:
+        return
+    if not (isinstance(shape, list) and shape and all(_is_count(d) and d > 0 for d in shape)):
+        raise ModelFileError(f"config.json: metadata 'input_shape' must be a list of positive integers. Received: {str(shape)[:100]}")
+    try:
+        network.output_shapes(tuple(shape))
+    except ValueError as error:
+        raise ModelFileError(f"The layers do not chain for the input shape {shape} the file records: {str(error)[:300]}") from None
+
+
+# -- reading: arrays --------------------------------------------------------------
+def _parse_npy(raw, spec, what):
+    """One .npy file's array; its header is checked before its data is touched, and nothing is unpickled."""
+    stream = io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"unsupported .npy version {version}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(stream)
+    except (ValueError, TypeError, SyntaxError) as error:
+        raise ModelFileError(f"{what} is not a valid .npy array: {str(error)[:200]}") from None
+    if dtype.hasobject:
+        raise ModelFileError(f"{what} is an object array (pickled Python objects); refused without unpickling it.")
+    if list(shape) != spec["shape"] or dtype != np.dtype(spec["dtype"]):
+        raise ModelFileError(f"{what} has shape {list(shape)} and dtype {dtype}, but config.json says shape "
+                             f"{spec['shape']} and dtype {spec['dtype']}.")
+    data = stream.read()
+    if len(data) != _nbytes(spec):
+        raise ModelFileError(f"{what} holds {len(data):,} bytes of data; its shape and dtype need {_nbytes(spec):,}.")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+def _read_arrays(data, specs, member):
+    """{key: array} from .npz bytes, each array checked against its spec."""
+    expected = {spec["key"] + ".npy": spec for spec in specs}
+    arrays = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as inner:
+        _check_archive(inner, expected, member)
+        missing = sorted(set(expected) - set(inner.namelist()))
+        if missing:
+            raise ModelFileError(f"{member} lacks the arrays {[name[:-4] for name in missing[:5]]} that config.json lists.")
+        for name, spec in expected.items():
+            raw = _read_member(inner, name, _nbytes(spec) + _NPY_HEADER_ALLOWANCE, member)
+            array = _parse_npy(raw, spec, f"{member}: array {spec['key']}")
+            if not np.all(np.isfinite(array)):
+                raise ModelFileError(f"{member}: array {spec['key']} holds NaN or inf; refusing to load a broken model.")
+            arrays[spec["key"]] = array
+    return arrays
+
+
+def _member_limit(specs):
+    return sum(_nbytes(spec) + _NPY_HEADER_ALLOWANCE for spec in specs) + 2**16
 
 
 def _assign_weights(network, arrays):
     for index, layer in enumerate(network.layers):
         for param in layer.parameters():
-            key = f"{index}.{param.name}"
-            if key not in arrays:
-                raise ModelFileError(f"weights.npz has no array {key} for layer {index} ({layer.name}).")
-            array = arrays.pop(key)
-            if array.shape != param.shape:
-                raise ModelFileError(f"Array {key} has shape {array.shape}, but layer {index} ({layer!r}) needs {param.shape}.")
-            if not np.all(np.isfinite(array)):
-                raise ModelFileError(f"Array {key} holds NaN or inf weights; refusing to load a broken model.")
-            param.value = xp.asarray(array.astype(network.dtype, copy=False))
+            param.value = xp.asarray(arrays[f"{index}.{param.name}"].astype(network.dtype, copy=False))
             param.grad = xp.zeros_like(param.value)
-        for name, current in layer.buffers().items():
-            key = f"{index}.{name}"
-            array = arrays.pop(key, None)
-            if array is None or array.shape != current.shape or not np.all(np.isfinite(array)):
-                raise ModelFileError(f"Buffer {key} of layer {index} ({layer.name}) is missing, has the wrong shape "
-                                     f"(expected {current.shape}) or holds NaN/inf.")
-            layer.set_buffer(name, xp.asarray(array.astype(network.dtype, copy=False)))
-    if arrays:
-        raise ModelFileError(f"weights.npz holds arrays no layer uses: {sorted(arrays)}.")
+        for name in layer.buffers():
+            layer.set_buffer(name, xp.asarray(arrays[f"{index}.{name}"].astype(network.dtype, copy=False)))
+
+
+def _check_optimizer_specs(network, specs):
+    """Each optimiser array is keyed '<parameter index>.<name>' and shaped like that parameter."""
+    params = network.parameters()
+    for spec in specs:
+        index, _, name = spec["key"].partition(".")
+        fits = index.isdecimal() and int(index) < len(params) and name and tuple(spec["shape"]) == params[int(index)].shape
+        if not fits:
+            raise ModelFileError(f"config.json: optimiser array {spec['key'][:100]!r} with shape {spec['shape']} "
+                                 f"does not fit any of the network's {len(params)} parameters.")
+
+
+def _state_names(optimizer_config):
+    """The state arrays this optimiser keeps per parameter, found by taking one step on a dummy parameter."""
+    dummy = Parameter(np.zeros(1), "dummy")
+    dummy.grad = np.ones(1)
+    probe = optimizers.from_config([dummy], optimizer_config)
+    probe.step()
+    return set(probe.state[0])
 
 
 def _restore_optimizer(network, spec, arrays):
     try:
         optimizer = optimizers.from_config(network.parameters(), spec["config"])
         optimizer.load_state_dict({"iterations": spec["iterations"], "arrays": arrays})
+        needed = _state_names(spec["config"])
     except (TypeError, ValueError, KeyError, IndexError) as error:
-        raise ModelFileError(f"The optimiser state does not fit the network: {error}") from None
+        raise ModelFileError(f"The optimiser state does not fit the network: {str(error)[:300]}") from None
     for index, state in enumerate(optimizer.state):
-        for name, value in state.items():
-            if value.shape != optimizer.parameters[index].shape:
-                raise ModelFileError(f"Optimiser array {index}.{name} has shape {value.shape}, expected "
-                                     f"{optimizer.parameters[index].shape}.")
+        if state and set(state) != needed:  # a partial state would fail at the next step, far from the file
+            raise ModelFileError(f"Optimiser state for parameter {index} holds {sorted(state)}, expected "
+                                 f"{sorted(needed)} (or nothing).")
     return optimizer
 
 
@@ -210,17 +384,18 @@ def _load(filepath):
     from .network import Network
 
     with zipfile.ZipFile(filepath) as archive:
+        _check_archive(archive, MEMBERS, "The model file")
         config = _parse_config(_read_member(archive, "config.json", MAX_CONFIG_BYTES))
-        weight_limit = sum(math.prod(s["shape"]) * 8 + _NPY_HEADER_ALLOWANCE for s in config["weights"]) + 2**16
-        weights = _read_arrays(_read_member(archive, "weights.npz", weight_limit), config["weights"], "weights.npz")
-        network = Network(_build_layers(config["layers"]), dtype=config["dtype"])
-        _assign_weights(network, weights)
+        network = Network(_build_layers(config["layers"], config["weights"]), dtype=config["dtype"])
         network.metadata = config.get("metadata", {})
-        spec = config["optimizer"]
+        _check_network(network, config)
+        weights = _read_member(archive, "weights.npz", _member_limit(config["weights"]))
+        _assign_weights(network, _read_arrays(weights, config["weights"], "weights.npz"))
+        spec = config.get("optimizer")
         if spec is not None:
-            limit = sum(math.prod(s["shape"]) * 8 + _NPY_HEADER_ALLOWANCE for s in spec["arrays"]) + 2**16
-            arrays = _read_arrays(_read_member(archive, "optimizer.npz", limit), spec["arrays"], "optimizer.npz")
-            network.optimizer = _restore_optimizer(network, spec, arrays)
+            _check_optimizer_specs(network, spec["arrays"])
+            data = _read_member(archive, "optimizer.npz", _member_limit(spec["arrays"]))
+            network.optimizer = _restore_optimizer(network, spec, _read_arrays(data, spec["arrays"], "optimizer.npz"))
     network.trained = True
     return network
 
@@ -235,7 +410,7 @@ def load_network(filepath):
         raise
     except zipfile.BadZipFile as error:
         raise ModelFileError(f"{filepath!r} is not a scratchcnn model file (not a valid zip archive: {error}).") from None
-    except Exception as error:  # truncated streams, bad compression, corrupt npy headers, ...
+    except Exception as error:  # truncated streams, bad compression, corrupt headers, ...
         raise ModelFileError(f"{filepath!r} is damaged and cannot be read: {type(error).__name__}: {error}") from None
 
 

@@ -1,12 +1,28 @@
 """Learning-rate schedules: callables schedule(epoch, lr) -> lr for the LearningRateScheduler callback."""
 import math
+import numbers
+
+from .inputs import check_int
+
+
+def _check_number(name, value, low, high=math.inf, low_inclusive=False, high_inclusive=False):
+    """value as a float if it is a real number in the interval, else ValueError in Keras's wording."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value >= low if low_inclusive else value > low) and (value <= high if high_inclusive else value < high)
+    if not ok:
+        interval = f"{'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
+        expected = "a positive number" if (low, high, low_inclusive) == (0, math.inf, False) else f"a number in {interval}"
+        raise ValueError(f"Received an invalid value for {name}, expected {expected}. Received: {name}={value!r}")
+    return float(value)
 
 
 class StepDecay:
     """lr = initial_lr * gamma ** (epoch // step_size)."""
 
     def __init__(self, initial_lr, step_size, gamma=0.1):
-        self.initial_lr, self.step_size, self.gamma = initial_lr, step_size, gamma
+        self.initial_lr = _check_number("initial_lr", initial_lr, 0)
+        self.step_size = check_int("step_size", step_size)
+        self.gamma = _check_number("gamma", gamma, 0, 1, high_inclusive=True)
 
     def __call__(self, epoch, lr=None):
         return self.initial_lr * self.gamma ** (epoch // self.step_size)
@@ -16,7 +32,8 @@ class ExponentialDecay:
     """lr = initial_lr * gamma ** epoch."""
 
     def __init__(self, initial_lr, gamma):
-        self.initial_lr, self.gamma = initial_lr, gamma
+        self.initial_lr = _check_number("initial_lr", initial_lr, 0)
+        self.gamma = _check_number("gamma", gamma, 0, 1, high_inclusive=True)
 
     def __call__(self, epoch, lr=None):
         return self.initial_lr * self.gamma ** epoch
@@ -26,7 +43,9 @@ class CosineDecay:
     """lr = min_lr + (initial_lr - min_lr) * (1 + cos(pi * epoch / total_epochs)) / 2, flat after total_epochs."""
 
     def __init__(self, initial_lr, total_epochs, min_lr=0.0):
-        self.initial_lr, self.total_epochs, self.min_lr = initial_lr, total_epochs, min_lr
+        self.initial_lr = _check_number("initial_lr", initial_lr, 0)
+        self.total_epochs = check_int("total_epochs", total_epochs)
+        self.min_lr = _check_number("min_lr", min_lr, 0, self.initial_lr, low_inclusive=True, high_inclusive=True)
 
     def __call__(self, epoch, lr=None):
         progress = min(epoch, self.total_epochs) / self.total_epochs

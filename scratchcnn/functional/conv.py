@@ -23,7 +23,7 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
     num_filters = w_mat.shape[1]
     oh, ow = grad_out.shape[2:]
     g = grad_out.transpose(0, 2, 3, 1).reshape(n * oh * ow, num_filters)   # N*OH*OW, F
-    dweight = (cols.T @ g).reshape(k, k, channels, num_filters).transpose(3, 2, 0, 1)
+    dweight = xp.dot(cols.T, g).reshape(k, k, channels, num_filters).transpose(3, 2, 0, 1)
     dbias = g.sum(axis=0)
     if not need_input_grad:
         return None, xp.ascontiguousarray(dweight), dbias

@@ -38,7 +38,8 @@ class ConvLayer(ActivatedLayer):
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         if len(input_shape) != 3 or input_shape[0] != self.depth:
-            raise self._shape_error(input_shape, f"(depth={self.depth}, H, W)")
+            raise self._shape_error(input_shape, f"(depth={self.depth}, H, W): images channels-first, "
+                                                 "batched (N, C, H, W) or one sample (C, H, W)")
         height, width = input_shape[1:]
         k, s, p = self.filter_size, self.stride, self.padding
         if min(height, width) + 2 * p < k:

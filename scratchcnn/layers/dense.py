@@ -50,7 +50,7 @@ class MultiClassDense(Dense):
     """(N, input_dim) -> (N, num_classes) class probabilities: Dense followed by softmax."""
 
     def __init__(self, input_dim, num_classes):
-        super().__init__(input_dim, num_classes, activation="softmax")
+        super().__init__(input_dim, check_int("num_classes", num_classes), activation="softmax")
 
     @property
     def num_classes(self):

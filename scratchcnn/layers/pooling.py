@@ -15,7 +15,7 @@ class PoolingLayer(Layer):
         super().__init__()
         self.size = check_int("size", size)
         self.stride = self.size if stride is None else check_int("stride", stride)
-        if mode not in _MODES:
+        if not isinstance(mode, str) or mode not in _MODES:
             raise ValueError(f"Received an invalid value for mode, expected 'max' or 'avg'. Received: mode={mode!r}")
         self.mode = mode
         self._cache = None
