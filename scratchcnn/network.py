@@ -79,7 +79,7 @@ class Network:
             if sample is None:
                 raise ValueError("Network.summary needs a sample (one input or a batch) or input_shape=(C, H, W).")
             sample = as_float_array(sample, name="sample")
-            input_shape = sample.shape if sample.ndim == self.layers[0].sample_ndim else sample.shape[1:]
+            input_shape = sample.shape if sample.ndim == self._sample_ndim() else sample.shape[1:]
         table = summary_table(self, tuple(input_shape))
         if print_fn is not None:
             print_fn(table)
@@ -128,7 +128,7 @@ class Network:
         """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X."""
         batch_size = check_int("batch_size", batch_size)
         X = self._prepare_inputs(X, "X", allow_unbatched=True)
-        if X.ndim == self.layers[0].sample_ndim:
+        if X.ndim == self._sample_ndim():
             return self.predict(X[None], batch_size)[0]
         outputs = None
         for start in range(0, len(X), batch_size):
@@ -336,7 +336,9 @@ class Network:
         self._require_layers()
         X = as_float_array(X, name=name, dtype=self.dtype)
         first = self.layers[0]
-        sample_ndim = first.sample_ndim
+        sample_ndim = self._sample_ndim()
+        if sample_ndim is None:  # only rank-agnostic layers (Dropout, BatchNorm, ...): any batched input
+            sample_ndim = X.ndim - 1
         if allow_unbatched and X.ndim == sample_ndim:
             self.output_shapes(X.shape)
             return X
@@ -350,6 +352,10 @@ class Network:
         if not np.all(np.isfinite(X)):
             raise ValueError(f"Received NaN or inf in {name}, expected finite numbers.")
         return X
+
+    def _sample_ndim(self):
+        """Rank of one input sample: that of the first layer that fixes it (Dropout and BatchNorm take any)."""
+        return next((layer.sample_ndim for layer in self.layers if layer.sample_ndim is not None), None)
 
     def _first_layer_shape(self):
         first = self.layers[0]

@@ -21,7 +21,8 @@ first have passed, and every failure raises ModelFileError naming the problem:
 - every .npy header is read before its data: the dtype must be the declared float dtype
   (an object array is pickled Python objects, refused without being unpickled), the shape
   the declared shape, and the data exactly as long as they imply;
-- NaN or inf weights, buffers or optimiser state are refused: such a model is broken.
+- NaN or inf weights, buffers or optimiser state, and negative running variances, are
+  refused: such a model is broken.
   save_network likewise refuses (ValueError) to write one, leaving any old file as it was.
 
 Nothing here unpickles: .npy data is read with np.frombuffer, never np.load.
@@ -31,6 +32,7 @@ import json
 import math
 import os
 import zipfile
+import zlib
 from collections import Counter
 
 import numpy as np
@@ -178,13 +180,16 @@ def _read_member(archive, name, limit, where="The model file"):
         raise ModelFileError(f"{where}: member {name} would decompress to {info.file_size:,} bytes, over the "
                              f"{limit:,} that its declared contents need (a zip bomb or a corrupt file).")
     chunks, size = [], 0
-    with archive.open(info) as stream:
-        while chunk := stream.read(_READ_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise ModelFileError(f"{where}: member {name} decompresses past {limit:,} bytes, more than its "
-                                     "declared contents need (a zip bomb or a corrupt file).")
-            chunks.append(chunk)
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(_READ_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise ModelFileError(f"{where}: member {name} decompresses past {limit:,} bytes, more than its "
+                                         "declared contents need (a zip bomb or a corrupt file).")
+                chunks.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+        raise ModelFileError(f"{where}: member {name} is damaged: {type(error).__name__}: {error}") from None
     return b"".join(chunks)
 
 
@@ -343,7 +348,14 @@ def _assign_weights(network, arrays):
             param.value = xp.asarray(arrays[f"{index}.{param.name}"].astype(network.dtype, copy=False))
             param.grad = xp.zeros_like(param.value)
         for name in layer.buffers():
-            layer.set_buffer(name, xp.asarray(arrays[f"{index}.{name}"].astype(network.dtype, copy=False)))
+            value = arrays[f"{index}.{name}"]
+            if name == "running_var" and np.any(value < 0):  # sqrt(var + eps) would turn every prediction to NaN
+                raise ModelFileError(f"weights.npz: buffer {index}.{name} holds negative variances; a broken model.")
+            try:
+                layer.set_buffer(name, xp.asarray(value.astype(network.dtype, copy=False)))
+            except (KeyError, ValueError) as error:
+                raise ModelFileError(f"weights.npz: buffer {index}.{name} does not fit layer {index} ({layer.name}): "
+                                     f"{str(error)[:200]}") from None
 
 
 def _check_optimizer_specs(network, specs):

@@ -18,7 +18,7 @@ class Activation(ActivatedLayer):
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         if self.activation == "softmax" and len(input_shape) != 1:
-            raise self._shape_error(input_shape, "(F,) in a batch (N, F): softmax runs over the last axis of 2-D input only")
+            raise self._shape_error(input_shape, "(F,) in a batch (N, F): softmax runs over the last axis of 2-D input")
         return input_shape
 
     def _linear_forward(self, x):

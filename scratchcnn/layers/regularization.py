@@ -15,7 +15,8 @@ from .base import Layer, Parameter
 
 def _check_seed(seed):
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(f"Received an invalid value for seed, expected None or a non-negative integer. Received: seed={seed!r}")
+        raise ValueError(
+            f"Received an invalid value for seed, expected None or a non-negative integer. Received: seed={seed!r}")
     return None if seed is None else int(seed)
 
 
@@ -30,8 +31,10 @@ class Dropout(Layer):
 
     def __init__(self, rate, seed=None):
         super().__init__()
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) or not 0 <= rate < 1:
-            raise ValueError(f"Received an invalid value for rate, expected a number in [0, 1). Received: rate={rate!r}")
+        is_number = isinstance(rate, (int, float, np.integer, np.floating)) and not isinstance(rate, bool)
+        if not is_number or not 0 <= rate < 1:
+            raise ValueError(
+                f"Received an invalid value for rate, expected a number in [0, 1). Received: rate={rate!r}")
         self.rate = float(rate)
         self.seed = _check_seed(seed)
         self.rng = np.random.default_rng(self.seed)
@@ -74,7 +77,8 @@ class BatchNorm(Layer):
         super().__init__()
         self.num_features = check_int("num_features", num_features)
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-            raise ValueError(f"Received an invalid value for momentum, expected a number in [0, 1]. Received: momentum={momentum!r}")
+            raise ValueError(
+                f"Received an invalid value for momentum, expected a number in [0, 1]. Received: momentum={momentum!r}")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
             raise ValueError(f"Received an invalid value for eps, expected a positive number. Received: eps={eps!r}")
         self.momentum, self.eps = float(momentum), float(eps)
