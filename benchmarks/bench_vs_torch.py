@@ -49,7 +49,7 @@ TARGETS = {(net, mode): ratio for net, ratio in {"A": 1.0, "B": 0.9, "C": 0.9, "
 TARGETS.update({(net, "predict 256"): 1.3 for net in NETS})
 
 # (mode, batch size, images per timing in full mode, in quick mode)
-CASES = [("train 1", 1, 256, 64), ("train 32", 32, 1024, 256), ("train 64", 64, 1024, 256),
+CASES = [("train 1", 1, 256, 32), ("train 32", 32, 1024, 128), ("train 64", 64, 1024, 128),
          ("predict 256", 256, 2048, 512)]
 
 
@@ -91,7 +91,11 @@ def print_machine(info):
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         value = info[name]
         print(f"{name}: {'not set' if value is None else repr(value) + ' (set: it changes the BLAS kernel/blocking)'}")
-    print(f"load average at start: {' '.join(info['loadavg'])} (a busy machine makes every number noisy)")
+    print(f"load average at start: {' '.join(info['loadavg'])}")
+    if float(info["loadavg"][0]) > 0.5 * info["usable_cores"]:
+        print(f"WARNING: the machine is busy (load {info['loadavg'][0]} on {info['usable_cores']} cores). Every number "
+              "is noisy, torch's most of all: its OpenMP threads wait for each other at every operation, so a "
+              "descheduled thread stalls them all (batch 1 suffers worst).")
 
 
 # -- the same network in torch --------------------------------------------------
@@ -227,7 +231,7 @@ def run_case(net_name, mode, batch_size, count, rounds):
     agreement = output_difference(network, model, loss, X[:8])
     training = mode.startswith("train")
     if training:  # warm-up epoch on a slice; seed=SEED re-draws the very weights torch copied
-        warm = slice(0, min(count, 4 * batch_size))
+        warm = slice(0, min(count, 2 * batch_size))
         time_scratch_train(network, X[warm], y[warm], batch_size, SEED)
         time_torch_train(model, optimizer, loss, X_torch[warm], y_torch[warm], batch_size, SEED)
         after_warmup = output_difference(network, model, loss, X[:8])
@@ -274,7 +278,7 @@ def scratch_peak_memory(network, X, y, batch_size, training):
 
     NumPy reports its buffers to tracemalloc; torch's allocator does not, so this is scratchcnn-only.
     """
-    subset = slice(0, min(len(X), max(4 * batch_size, 64)))
+    subset = slice(0, min(len(X), 2 * batch_size))
     tracemalloc.start()
     try:
         if training:

@@ -126,8 +126,9 @@ class ProgressBar(Callback):
 
 
 def _improvement_test(monitor, mode, min_delta):
-    """(better, worst): better(current, best) -> bool for 'min'/'max'/'auto' (auto: max for accuracies, else min),
-    and the starting best that every finite value improves on (+inf or -inf), as in Keras, so a NaN never becomes best.
+    """(better, worst): better(current, best) -> bool for mode 'min'/'max'/'auto' (auto: max for accuracies).
+
+    `worst` (+inf or -inf) is the starting best that every finite value improves on, as in Keras: a NaN never is best.
     """
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"Received an invalid value for mode, expected 'auto', 'min' or 'max'. Received: mode={mode!r}")
@@ -162,13 +163,13 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         current = _monitored(logs, self.monitor, "EarlyStopping")
-        if self.restore_best_weights and self.best_weights is None:
-            # Until something improves (a NaN first value), the first epoch's weights are the best there are.
-            self.best_weights, self.best_epoch = self.network.get_weights(), epoch
-        if self._better(current, self.best):
-            self.best, self.best_epoch, self.wait = current, epoch, 0
+        improved = self._better(current, self.best)
+        if improved or self.best_epoch is None:  # until something improves (a NaN), the first epoch is the best
+            self.best_epoch = epoch
             if self.restore_best_weights:
                 self.best_weights = self.network.get_weights()
+        if improved:
+            self.best, self.wait = current, 0
             return
         self.wait += 1
         if self.wait >= self.patience:

@@ -250,6 +250,8 @@ class Network:
             logs = {"loss": total_loss / seen, "accuracy": total_correct / seen}
             for hook in hooks:
                 hook.on_batch_end(batch, logs)
+            if self.stop_training:  # a callback (e.g. TerminateOnNaN) asked to stop after this batch
+                break
         return logs
 
     def _training_hooks(self, callbacks, verbose, log_file, checkpoint, epochs, steps, initial_epoch):

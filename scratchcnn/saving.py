@@ -113,8 +113,11 @@ def save_network(network, filepath):
     """Write `network` to filepath atomically: a temporary file in the same folder, then a rename.
 
     A crash or Ctrl-C at any moment leaves either the old file or the new one, never a
-    mixture. Networks holding NaN or inf are refused with ValueError before anything is written.
+    mixture. A network without layers, or holding NaN or inf, is refused with ValueError before
+    anything is written.
     """
+    if not network.layers:
+        raise ValueError(f"Refusing to save {filepath!r}: the network has no layers (load_model would refuse it).")
     config, weights, optimizer_arrays = network_config(network)
     _refuse_non_finite(weights, "weight", filepath)
     _refuse_non_finite(optimizer_arrays, "optimiser array", filepath)
@@ -204,7 +207,8 @@ def _nbytes(spec):
 
 def _check_specs(specs, what):
     if not isinstance(specs, list):
-        raise ModelFileError(f"config.json: '{what}' must be a list of array descriptions. Received: {str(specs)[:200]}")
+        raise ModelFileError(f"config.json: '{what}' must be a list of array descriptions. "
+                             f"Received: {str(specs)[:200]}")
     for spec in specs:
         ok = isinstance(spec, dict) and isinstance(spec.get("key"), str) and spec.get("dtype") in _DTYPES
         ok = ok and isinstance(spec.get("shape"), list) and all(_is_count(d) and d < 2**31 for d in spec["shape"])
@@ -231,14 +235,15 @@ def _parse_config(data):
         raise ModelFileError(f"Unknown model format version {version!r}; this scratchcnn "
                              f"({__version__}) reads version {FORMAT_VERSION}.")
     if config.get("dtype") not in _DTYPES or not isinstance(config.get("layers"), list) or not config["layers"]:
+        dtype, layers = str(config.get("dtype"))[:50], str(config.get("layers"))[:100]
         raise ModelFileError("config.json needs a dtype ('float32' or 'float64') and a non-empty list of layers. "
-                             f"Received: dtype={str(config.get('dtype'))[:50]!r}, layers={str(config.get('layers'))[:100]}")
+                             f"Received: dtype={dtype!r}, layers={layers}")
     _check_specs(config.get("weights"), "weights")
     if not isinstance(config.get("metadata", {}), dict):
         raise ModelFileError("config.json: 'metadata' must be a JSON object.")
     spec = config.get("optimizer")
     if spec is not None:
-        if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict) or not _is_count(spec.get("iterations")):
+        if not (isinstance(spec, dict) and isinstance(spec.get("config"), dict) and _is_count(spec.get("iterations"))):
             raise ModelFileError("config.json: 'optimizer' must be null or an object with a 'config' object, "
                                  "a non-negative integer 'iterations' and 'arrays'.")
         _check_specs(spec.get("arrays"), "optimizer.arrays")
@@ -267,7 +272,8 @@ def _build_layers(layer_configs, weight_specs):
     for index, entry in enumerate(layer_configs):
         name = entry.get("class_name") if isinstance(entry, dict) else None
         if not isinstance(name, str) or name not in LAYER_CLASSES:
-            raise ModelFileError(f"Layer {index} has unknown class {str(name)[:100]!r}; known layers: {sorted(LAYER_CLASSES)}.")
+            raise ModelFileError(f"Layer {index} has unknown class {str(name)[:100]!r}; "
+                                 f"known layers: {sorted(LAYER_CLASSES)}.")
         if not isinstance(entry.get("config"), dict):
             raise ModelFileError(f"Layer {index} ({name}) has no config object.")
         _check_layer_size(index, name, entry["config"], declared[str(index)])
@@ -279,22 +285,25 @@ def _build_layers(layer_configs, weight_specs):
 
 
 def _check_network(network, config):
-    """The built network's arrays must be exactly the declared ones; its layers must chain for a recorded input shape."""
+    """The built network's arrays must be exactly the declared ones, and its layers chain for a recorded input shape."""
     expected = {key: list(value.shape) for key, value in _network_arrays(network).items()}
     declared = {spec["key"]: spec["shape"] for spec in config["weights"]}
     if declared != expected:
         wrong = sorted(key for key in set(declared) | set(expected) if declared.get(key) != expected.get(key))
-        details = ", ".join(f"{key}: declared {declared.get(key)}, the layers need {expected.get(key)}" for key in wrong[:4])
+        details = ", ".join(f"{key}: declared {declared.get(key)}, the layers need {expected.get(key)}"
+                            for key in wrong[:4])
         raise ModelFileError(f"config.json's weights do not fit its layers ({details}).")
     shape = network.metadata.get("input_shape")
     if shape is None:
         return
     if not (isinstance(shape, list) and shape and all(_is_count(d) and d > 0 for d in shape)):
-        raise ModelFileError(f"config.json: metadata 'input_shape' must be a list of positive integers. Received: {str(shape)[:100]}")
+        raise ModelFileError("config.json: metadata 'input_shape' must be a list of positive integers. "
+                             f"Received: {str(shape)[:100]}")
     try:
         network.output_shapes(tuple(shape))
     except ValueError as error:
-        raise ModelFileError(f"The layers do not chain for the input shape {shape} the file records: {str(error)[:300]}") from None
+        raise ModelFileError(f"The layers do not chain for the input shape {shape} the file records: "
+                             f"{str(error)[:300]}") from None
 
 
 # -- reading: arrays --------------------------------------------------------------
@@ -328,12 +337,13 @@ def _read_arrays(data, specs, member):
         _check_archive(inner, expected, member)
         missing = sorted(set(expected) - set(inner.namelist()))
         if missing:
-            raise ModelFileError(f"{member} lacks the arrays {[name[:-4] for name in missing[:5]]} that config.json lists.")
+            keys = [name[:-len(".npy")] for name in missing[:5]]
+            raise ModelFileError(f"{member} lacks the arrays {keys} that config.json lists.")
         for name, spec in expected.items():
             raw = _read_member(inner, name, _nbytes(spec) + _NPY_HEADER_ALLOWANCE, member)
             array = _parse_npy(raw, spec, f"{member}: array {spec['key']}")
             if not np.all(np.isfinite(array)):
-                raise ModelFileError(f"{member}: array {spec['key']} holds NaN or inf; refusing to load a broken model.")
+                raise ModelFileError(f"{member}: array {spec['key']} holds NaN or inf; refusing a broken model.")
             arrays[spec["key"]] = array
     return arrays
 
@@ -363,8 +373,8 @@ def _check_optimizer_specs(network, specs):
     params = network.parameters()
     for spec in specs:
         index, _, name = spec["key"].partition(".")
-        fits = index.isdecimal() and int(index) < len(params) and name and tuple(spec["shape"]) == params[int(index)].shape
-        if not fits:
+        known = index.isdecimal() and int(index) < len(params) and name
+        if not known or tuple(spec["shape"]) != params[int(index)].shape:
             raise ModelFileError(f"config.json: optimiser array {spec['key'][:100]!r} with shape {spec['shape']} "
                                  f"does not fit any of the network's {len(params)} parameters.")
 
@@ -421,7 +431,8 @@ def load_network(filepath):
     except ModelFileError:
         raise
     except zipfile.BadZipFile as error:
-        raise ModelFileError(f"{filepath!r} is not a scratchcnn model file (not a valid zip archive: {error}).") from None
+        message = f"{filepath!r} is not a scratchcnn model file (not a valid zip archive: {error})."
+        raise ModelFileError(message) from None
     except Exception as error:  # truncated streams, bad compression, corrupt headers, ...
         raise ModelFileError(f"{filepath!r} is damaged and cannot be read: {type(error).__name__}: {error}") from None
 

@@ -11,7 +11,8 @@ def _check_number(name, value, low, high=math.inf, low_inclusive=False, high_inc
     ok = ok and (value >= low if low_inclusive else value > low) and (value <= high if high_inclusive else value < high)
     if not ok:
         interval = f"{'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
-        expected = "a positive number" if (low, high, low_inclusive) == (0, math.inf, False) else f"a number in {interval}"
+        positive = (low, high, low_inclusive) == (0, math.inf, False)
+        expected = "a positive number" if positive else f"a number in {interval}"
         raise ValueError(f"Received an invalid value for {name}, expected {expected}. Received: {name}={value!r}")
     return float(value)
 
