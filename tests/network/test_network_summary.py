@@ -177,8 +177,6 @@ def test_summary_of_an_empty_network_says_it_has_no_layers():
         Network().summary(input_shape=(3,), print_fn=None)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Network.summary(sample) on a network without layers reads "
-                                       "self.layers[0] before checking, raising IndexError instead of ValueError")
 def test_summary_of_an_empty_network_given_a_sample_says_it_has_no_layers():
     with pytest.raises(ValueError, match="no layers"):
         Network().summary([0.0, 1.0, 1.0], print_fn=None)

@@ -4,8 +4,9 @@ Mutations: truncating the file, flipping bytes in it (anywhere, or in the zip's 
 removing, duplicating, swapping and renaming members, flipping or truncating a member's
 content and re-zipping it (so the CRC passes and the damage reaches the parsers), the same
 for the arrays inside weights.npz and optimizer.npz, and replacing or deleting a value
-anywhere in config.json. Anything but ModelFileError, a hang (over HANG_SECONDS), or a
-loaded model whose predictions are not finite and (N, 3) fails the test.
+anywhere in config.json (with random JSON, or a number nudged). Anything but
+ModelFileError, a hang (over HANG_SECONDS), or a loaded model whose predictions are not
+finite and (N, 3) fails the test. The test prints how many files it tried, by mutation.
 """
 import io
 import json
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 import scratchcnn
 from scratchcnn import ModelFileError
 
-FUZZ_EXAMPLES = 1500  # about 20-25 s on a busy 2-core machine
+FUZZ_EXAMPLES = 2500  # about 20 s on an idle 2-core machine, 35 s on a busy one
 HANG_SECONDS = 5
 INPUT_SHAPE = (1, 8, 8)  # conftest's model: (N, 1, 8, 8) -> (N, 3)
 NUM_CLASSES = 3
@@ -158,8 +159,13 @@ def edit_config(a, draw):
     parent = config
     for key in path[:-1]:
         parent = parent[key]
-    if draw(st.integers(0, 4)) == 0:
+    value, choice = parent[path[-1]], draw(st.integers(0, 3))
+    if choice == 0:
         del parent[path[-1]]
+    elif choice == 1 and isinstance(value, int) and not isinstance(value, bool):
+        parent[path[-1]] = value + draw(st.integers(-2, 2))  # near misses reach the deeper checks
+    elif choice == 1 and isinstance(value, float):
+        parent[path[-1]] = value * draw(st.sampled_from([0.0, 0.5, 2.0, 1e3, -1.0]))
     else:
         parent[path[-1]] = draw(json_values)
     members = [(name, json.dumps(config).encode() if name == "config.json" else content) for name, content in a.members]
@@ -184,8 +190,8 @@ class _quiet:
 
 
 # -- the oracle -------------------------------------------------------------------------------
-class Hang(Exception):
-    pass
+class Hang(BaseException):
+    """Not an Exception, so the loader's catch-all cannot turn a hang into a ModelFileError."""
 
 
 def _alarm(signum, frame):
@@ -231,7 +237,7 @@ def test_mutated_model_files_load_correctly_or_raise_model_file_error(model_byte
     summary = ", ".join(f"{kind}/{result}: {count}" for (kind, result), count in sorted(tally.items()))
     print(f"\nfuzzed {total} model files: {summary}")
     record_property("fuzz_cases", total)
-    assert total >= FUZZ_EXAMPLES
+    assert total >= 0.9 * FUZZ_EXAMPLES  # hypothesis may skip a few draws it has already tried
     for kind in MUTATORS:  # each mutation ran, and the fuzz reached both outcomes
         assert tally[kind, "refused"] + tally[kind, "loaded"] > 0, kind
     assert sum(n for (_, result), n in tally.items() if result == "loaded") > 0
