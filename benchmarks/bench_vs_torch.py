@@ -76,8 +76,14 @@ def machine_info():
         "torch_mkldnn": torch.backends.mkldnn.is_available(), "torch_mkl": torch.backends.mkl.is_available(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
-        "loadavg": open("/proc/loadavg").read().split()[:3],
+        "loadavg": load_average(),
     }
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages, as strings."""
+    with open("/proc/loadavg") as file:
+        return file.read().split()[:3]
 
 
 def print_machine(info):
@@ -221,6 +227,7 @@ def time_torch_predict(model, loss, X, batch_size):
 
 # -- one (net, mode) case: rounds of scratchcnn, torch, scratchcnn, torch... ----------------
 def run_case(net_name, mode, batch_size, count, rounds):
+    """Time one (net, mode) case: a warm-up of each library, then `rounds` of scratchcnn, torch."""
     import torch
 
     _, make_network, input_shape = NETS[net_name]
@@ -230,33 +237,28 @@ def run_case(net_name, mode, batch_size, count, rounds):
     X, y, X_torch, y_torch = random_data(network, input_shape, count, SEED)
     agreement = output_difference(network, model, loss, X[:8])
     training = mode.startswith("train")
-    if training:  # warm-up epoch on a slice; seed=SEED re-draws the very weights torch copied
-        warm = slice(0, min(count, 2 * batch_size))
-        time_scratch_train(network, X[warm], y[warm], batch_size, SEED)
-        time_torch_train(model, optimizer, loss, X_torch[warm], y_torch[warm], batch_size, SEED)
-        after_warmup = output_difference(network, model, loss, X[:8])
+    if training:  # each takes (images, seed); Network.train's first call with seed=SEED re-draws the copied weights
+        run_scratch = lambda part, seed: time_scratch_train(network, X[part], y[part], batch_size, seed)  # noqa: E731
+        run_torch = lambda part, seed: time_torch_train(  # noqa: E731
+            model, optimizer, loss, X_torch[part], y_torch[part], batch_size, seed)
     else:
-        time_scratch_predict(network, X[:batch_size], batch_size)
-        time_torch_predict(model, loss, X_torch[:batch_size], batch_size)
-        after_warmup = None
+        run_scratch = lambda part, seed: time_scratch_predict(network, X[part], batch_size)  # noqa: E731
+        run_torch = lambda part, seed: time_torch_predict(model, loss, X_torch[part], batch_size)  # noqa: E731
+    warm = slice(0, min(count, 2 * batch_size if training else batch_size))
+    run_scratch(warm, SEED)
+    run_torch(warm, SEED)
+    after_warmup = output_difference(network, model, loss, X[:8]) if training else None
     scratch_s, torch_s = [], []
     for round_index in range(rounds):
-        gc.collect()
-        if training:
-            scratch_s.append(time_scratch_train(network, X, y, batch_size, SEED + 1 + round_index))
+        for run, times in ((run_scratch, scratch_s), (run_torch, torch_s)):
             gc.collect()
-            torch_s.append(time_torch_train(model, optimizer, loss, X_torch, y_torch, batch_size, SEED + 1 + round_index))
-        else:
-            scratch_s.append(time_scratch_predict(network, X, batch_size))
-            gc.collect()
-            torch_s.append(time_torch_predict(model, loss, X_torch, batch_size))
+            times.append(run(slice(None), SEED + 1 + round_index))
     ratios = [t / s for s, t in zip(scratch_s, torch_s)]  # images/s ratio = torch time / scratchcnn time
     return {
         "net": net_name, "mode": mode, "batch_size": batch_size, "images": count, "rounds": rounds,
         "scratch_images_per_s": count / statistics.median(scratch_s),
         "torch_images_per_s": count / statistics.median(torch_s),
-        "ratio": statistics.median(ratios), "ratios": ratios,
-        "scratch_s": scratch_s, "torch_s": torch_s,
+        "ratio": statistics.median(ratios), "ratios": ratios, "scratch_s": scratch_s, "torch_s": torch_s,
         "max_output_difference": agreement, "max_output_difference_after_warmup": after_warmup,
         "scratch_peak_mib": scratch_peak_memory(network, X, y, batch_size, training),
         "target": TARGETS.get((net_name, mode)),
@@ -317,17 +319,19 @@ def full_epoch_child():
 
     start = time.perf_counter()
     (x_train, y_train), (x_test, y_test) = mnist.load_data()
-    X = (x_train[:, None] / np.float32(255)).astype(np.float32)             # (60000, 1, 28, 28)
+    X = x_train[:, None].astype(np.float32)                                # (60000, 1, 28, 28): one float copy
+    X /= 255
     del x_train
     network = zoo.mnist_convnet()
     loaded = time.perf_counter()
+    loaded_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     network.train(X, y_train, 1, 1e-3, losses.categorical_crossentropy, losses.categorical_crossentropy_derivative,
                   log_file=None, batch_size=64, optimizer="adam", seed=SEED, verbose=0)
     trained = time.perf_counter()
     _, _, accuracy = network.evaluate((x_test[:, None] / np.float32(255)).astype(np.float32), y_test,
                                       losses.categorical_crossentropy)
     print(json.dumps({"load_s": loaded - start, "train_s": trained - loaded, "test_accuracy": accuracy,
-                      "images": len(X)}))
+                      "images": len(X), "peak_rss_after_loading_mib": loaded_rss_kib / 1024}))
 
 
 def full_epoch():
@@ -379,6 +383,22 @@ def final_table(cases, protocol, epoch):
         print(line(row))
 
 
+def run_end_to_end():
+    """Full mode only: the report's protocol, then the full-MNIST epoch; prints and returns both."""
+    print("\nthe report's MNIST protocol (210 images, 100 epochs, per-sample SGD, validating each epoch)...",
+          flush=True)
+    protocol = report_protocol()
+    print(f"  {protocol['wall_s']:.1f} s (load {protocol['load_s']:.1f} s, train {protocol['train_s']:.1f} s), "
+          f"test accuracy {protocol['test_accuracy']:.3f}; the report took {REPORT_SECONDS} s (5 h 09 min)")
+    print("a full-MNIST epoch of net C, batch 64, Adam, in a subprocess...", flush=True)
+    epoch = full_epoch()
+    print(f"  {epoch['train_s']:.1f} s training ({epoch['images_per_s']:.0f} img/s), {epoch['wall_s']:.1f} s "
+          f"with start-up and loading; peak RSS {epoch['peak_rss_mib']:.0f} MiB "
+          f"({epoch['peak_rss_after_loading_mib']:.0f} MiB once MNIST was loaded); "
+          f"test accuracy after one epoch {epoch['test_accuracy']:.3f}")
+    return protocol, epoch
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer images, 2 rounds, no protocol or full epoch")
@@ -418,22 +438,11 @@ def main(argv=None):
             result = run_case(net_name, mode, batch_size, quick_count if args.quick else full_count, args.rounds)
             print_case(result)
             cases.append(result)
-    protocol = epoch = None
-    if not args.quick:
-        print("\nthe report's MNIST protocol (210 images, 100 epochs, per-sample SGD, validating each epoch)...",
-              flush=True)
-        protocol = report_protocol()
-        print(f"  {protocol['wall_s']:.1f} s (load {protocol['load_s']:.1f} s, train {protocol['train_s']:.1f} s), "
-              f"test accuracy {protocol['test_accuracy']:.3f}; the report took {REPORT_SECONDS} s (5 h 09 min)")
-        print("a full-MNIST epoch of net C, batch 64, Adam, in a subprocess...", flush=True)
-        epoch = full_epoch()
-        print(f"  {epoch['train_s']:.1f} s training ({epoch['images_per_s']:.0f} img/s), {epoch['wall_s']:.1f} s "
-              f"with start-up and loading; peak RSS {epoch['peak_rss_mib']:.0f} MiB; "
-              f"test accuracy after one epoch {epoch['test_accuracy']:.3f}")
+    protocol, epoch = (None, None) if args.quick else run_end_to_end()
     final_table(cases, protocol, epoch)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nthis process's peak RSS (scratchcnn and torch together): {peak_mib:.0f} MiB; "
-          f"total {time.perf_counter() - started:.0f} s; load average now {' '.join(open('/proc/loadavg').read().split()[:3])}")
+          f"total {time.perf_counter() - started:.0f} s; load average now {' '.join(load_average())}")
     if args.json:
         with open(args.json, "w") as file:
             json.dump({"machine": info, "quick": args.quick, "rounds": args.rounds, "cases": cases,

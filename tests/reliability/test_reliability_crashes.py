@@ -13,13 +13,14 @@ import runpy
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import numpy as np
 import pytest
 
 import scratchcnn
-from scratchcnn import BatchNorm, Callback, ConvLayer, Dense, Dropout, Flatten, MultiClassDense, Network, PoolingLayer
+from scratchcnn import (BatchNorm, Callback, ConvLayer, Dense, Dropout, Flatten, ModelCheckpoint, MultiClassDense,
+                        Network, PoolingLayer)
 from scratchcnn.losses import categorical_crossentropy, categorical_crossentropy_derivative, mse_loss, mse_loss_derivative
 
 # The training run shared by the killed subprocess and this process: 6 epochs of 12 batches.
@@ -80,25 +81,25 @@ def optimizer_arrays(network):
     return [value for state in network.optimizer.state for _, value in sorted(state.items())]
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
 def test_sigkill_mid_epoch_then_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    """The child reports each epoch's start (after the previous epoch's checkpoint is written), then waits mid-epoch."""
     script = tmp_path / "train_script.py"
     script.write_text(TRAINING_SCRIPT)
     checkpoint = tmp_path / "run.model"
     child = subprocess.Popen([sys.executable, str(script), str(checkpoint)], cwd=tmp_path, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    watchdog = threading.Timer(60, child.kill)  # a child that never reaches mid-epoch must not hang the test
+    watchdog.start()
     lines = []
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = child.stdout.readline()
-            if not line:
-                break
+        for line in child.stdout:
             lines.append(line.strip())
-            if line.strip() == "mid-epoch":
+            if lines[-1] == "mid-epoch":
+                child.send_signal(signal.SIGKILL)
                 break
-        assert lines[-1:] == ["mid-epoch"], lines
-        child.send_signal(signal.SIGKILL)
     finally:
+        watchdog.cancel()
         child.kill()
         child.wait(timeout=30)
         child.stdout.close()
@@ -196,16 +197,21 @@ def loss_turning(value, at_call):
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_complete_epoch(tmp_path, value):
     checkpoint = tmp_path / "diverged.model"
     recorder = EpochWeights()
+    every_epoch = ModelCheckpoint(str(tmp_path / "epoch-{epoch:02d}.model"))
     network = small_network()
     loss = (loss_turning(value, at_call=2 * 6 + 4), categorical_crossentropy_derivative)  # 6 batches an epoch
     with pytest.warns(RuntimeWarning, match=rf"loss became {value} at epoch 3, batch 5") as caught:
-        history = train_small(network, checkpoint=str(checkpoint), callbacks=[recorder], loss=loss)
+        history = train_small(network, checkpoint=str(checkpoint), callbacks=[recorder, every_epoch], loss=loss)
     assert len(caught) == 1 and history.epoch == [0, 1]
-    assert f"epoch 3, batch 5" in network.stop_reason
+    assert "epoch 3, batch 5" in network.stop_reason
     weights = network.get_weights()
     assert all(np.all(np.isfinite(w)) for w in weights) and same_arrays(weights, recorder.after[1])
-    saved = scratchcnn.load_model(str(checkpoint))
+    saved = scratchcnn.load_model(str(checkpoint))  # loading refuses NaN, so this checkpoint holds none
     assert saved.metadata["epochs_completed"] == 2 and same_arrays(saved.get_weights(), recorder.after[1])
+    assert sorted(os.listdir(tmp_path)) == ["diverged.model", "epoch-01.model", "epoch-02.model"]
+    for epoch in (1, 2):
+        kept = scratchcnn.load_model(str(tmp_path / f"epoch-{epoch:02d}.model"))
+        assert same_arrays(kept.get_weights(), recorder.after[epoch - 1])
 
 
 def regression_data(count):
@@ -218,6 +224,7 @@ def regressor():
     return Network([Dense(4, 8, activation="linear"), Dense(8, 1, activation="linear")])
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_a_huge_learning_rate_diverges_mid_epoch_and_is_caught(tmp_path):
     """SGD at lr=1e6 on MSE: the loss overflows within the first epoch; the initial weights come back."""
     X, y = regression_data(32)
@@ -239,6 +246,7 @@ def test_a_huge_learning_rate_diverges_mid_epoch_and_is_caught(tmp_path):
     "self._restore(snapshot), set stop_reason to 'The weights became NaN or inf during epoch {epoch + 1}; ...the "
     "weights of the last complete epoch ({epoch}) were kept.', warn RuntimeWarning and return False, before the "
     "validation and the callbacks run"))
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_weights_that_overflow_on_the_last_step_of_an_epoch_are_never_kept_or_saved(tmp_path):
     """One batch an epoch and lr=1e39: the first step's loss is finite, its update overflows every weight to inf."""
     X, y = regression_data(8)
