@@ -21,6 +21,10 @@ def _add_training_options(parser):
     parser.add_argument("--seed", type=int, default=0, help="seed for data splits, initial weights and shuffling")
     parser.add_argument("--data", default=None, help="data folder: IDX files for mnist/fashion-mnist, or a folder "
                                                      "with one sub-folder of images per class for catsdogs")
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=None,
+                        help="optimiser (default: the recipe's)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="keep only the first N samples of each split (a quick trial run)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
                         help="0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a terminal, else 2)")
 
@@ -28,7 +32,8 @@ def _add_training_options(parser):
 def _experiment(args):
     run_experiment(args.name, args.out or os.path.join("runs", args.name), epochs=args.epochs,
                    batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed, data_path=args.data,
-                   verbose=_default_verbose() if args.verbose is None else args.verbose)
+                   verbose=_default_verbose() if args.verbose is None else args.verbose, limit=args.limit,
+                   optimizer=args.optimizer)
 
 
 def _load(path):
@@ -60,6 +65,8 @@ def _evaluate(args):
     network = _load(args.model)
     recipe, data = _dataset_for(network, args.data, args.seed)
     loss_fn, _ = losses.get(recipe.loss)
+    if args.limit is not None:
+        data = data.head(args.limit)
     outputs, loss, accuracy = network.evaluate(data.test_x, data.test_y, loss_fn)
     print(metrics.classification_report(data.test_y, outputs, class_names=data.class_names, digits=4))
     print(f"Test loss: {loss:.4f}  Test accuracy: {accuracy:.4f}  ({len(outputs)} samples)")
@@ -94,10 +101,6 @@ def _predict(args):
         print(f"{file}: {label} ({confidence:.3f})")
 
 
-def _train(args):
-    _experiment(args)
-
-
 def build_parser():
     parser = argparse.ArgumentParser(prog="scratchcnn", description="A CNN library written from scratch on NumPy.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,14 +110,15 @@ def build_parser():
     experiment.add_argument("name", choices=sorted(RECIPES), help="which experiment")
     _add_training_options(experiment)
     experiment.set_defaults(func=_experiment)
-    train = sub.add_parser("train", help="train a recipe's network on its data set (same as experiment)")
+    train = sub.add_parser("train", help="train a recipe's network on its data set with your own settings")
     train.add_argument("name", choices=sorted(RECIPES), help="which recipe")
     _add_training_options(train)
-    train.set_defaults(func=_train)
+    train.set_defaults(func=_experiment)
     evaluate = sub.add_parser("evaluate", help="evaluate a saved model on the test split of its experiment")
     evaluate.add_argument("model", help="a .model file written by scratchcnn")
     evaluate.add_argument("--data", default=None, help="data folder (as for the experiment)")
     evaluate.add_argument("--seed", type=int, default=0, help="the seed the experiment's split used")
+    evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N test samples")
     evaluate.set_defaults(func=_evaluate)
     predict = sub.add_parser("predict", help="classify an image file or every image in a folder")
     predict.add_argument("model", help="a .model file written by scratchcnn")

@@ -10,13 +10,18 @@ __all__ = ["RECIPES", "Data", "Recipe", "run_experiment"]
 
 
 def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=None, seed=0, data_path=None,
-                   verbose=1, print_fn=print):
-    """Run the recipe `name`, writing everything to out_dir; returns the results dict."""
+                   verbose=1, limit=None, optimizer=None, print_fn=print):
+    """Run the recipe `name`, writing everything to out_dir; returns the results dict.
+
+    `limit` keeps only the first `limit` samples of each split: a quick trial run.
+    """
     if name not in RECIPES:
         raise ValueError(f"Received an unknown experiment, expected one of {sorted(RECIPES)}. Received: {name!r}")
     recipe = RECIPES[name]
-    os.makedirs(out_dir, exist_ok=True)
     data = recipe.load(data_path, seed)
+    if limit is not None:
+        data = data.head(limit)
+    os.makedirs(out_dir, exist_ok=True)
     network = recipe.build(data)
     network.metadata = {"input_shape": list(data.train_x.shape[1:]), "class_names": list(data.class_names),
                         "experiment": name}
@@ -27,7 +32,8 @@ def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=No
     history = network.train(
         data.train_x, data.train_y, epochs or recipe.epochs, learning_rate or recipe.learning_rate, loss_fn,
         loss_derivative, log_file=os.path.join(out_dir, "train_log.txt"), val_X=data.val_x, val_y=data.val_y,
-        batch_size=batch_size or recipe.batch_size, optimizer=recipe.optimizer, seed=seed, verbose=verbose)
+        batch_size=batch_size or recipe.batch_size, optimizer=optimizer or recipe.optimizer, seed=seed,
+        verbose=verbose)
     seconds = time.perf_counter() - start
     model_path = os.path.join(out_dir, f"{name}.model")
     network.save_model(model_path)

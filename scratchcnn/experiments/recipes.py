@@ -25,6 +25,14 @@ class Data:
     class_names: list
     note: str = ""
 
+    def head(self, limit):
+        """The first `limit` samples of every split."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"Received an invalid value for limit, expected a positive integer. Received: limit={limit!r}")
+        return Data(self.train_x[:limit], self.train_y[:limit], self.val_x[:limit], self.val_y[:limit],
+                    self.test_x[:limit], self.test_y[:limit], self.class_names,
+                    note=self.note + f" (limited to the first {limit} samples of each split)")
+
 
 @dataclass
 class Recipe:

@@ -18,30 +18,38 @@ def _offset_views(x, size, stride):
 
 
 def maxpool2d_forward(x, size, stride):
-    """x (N, C, H, W) -> out (N, C, OH, OW), cache holding each window's arg-max offset.
+    """x (N, C, H, W) -> out (N, C, OH, OW), the maximum of each window.
 
-    Ties go to the first maximum in row-major window order and NaN wins, as in PyTorch.
+    The forward pass only takes maxima (NaN propagates); which element of a window
+    won is worked out in the backward pass, from the input and output it caches.
     """
     x_nhwc = x.transpose(0, 2, 3, 1)                               # N,H,W,C (a view)
     views = _offset_views(x_nhwc, size, stride)
     out = x_nhwc[next(views)].copy()                               # N,OH,OW,C
-    argmax = xp.zeros(out.shape, dtype=xp.uint16 if size * size > 255 else xp.uint8)
-    for offset, index in enumerate(views, start=1):
-        candidate = x_nhwc[index]
-        better = (candidate > out) | xp.isnan(candidate)
-        xp.copyto(out, candidate, where=better)
-        argmax[better] = offset
-    return out.transpose(0, 3, 1, 2), (argmax, x.shape, size, stride)
+    for index in views:
+        xp.maximum(out, x_nhwc[index], out=out)
+    return out.transpose(0, 3, 1, 2), (x_nhwc, out, size, stride)
 
 
 def maxpool2d_backward(grad_out, cache):
-    """Route each output gradient (N, C, OH, OW) to its window's arg-max -> dx (N, C, H, W)."""
-    argmax, (n, c, h, w), size, stride = cache
-    g = grad_out.transpose(0, 2, 3, 1)                             # N,OH,OW,C
-    dx = xp.zeros((n, h, w, c), dtype=grad_out.dtype)
-    zero = xp.zeros((), dtype=grad_out.dtype)
-    for offset, index in enumerate(_offset_views(dx, size, stride)):
-        dx[index] += xp.where(argmax == offset, g, zero)
+    """Route each output gradient (N, C, OH, OW) to its window's arg-max -> dx (N, C, H, W).
+
+    Ties go to the first maximum in row-major window order, as in PyTorch.
+    """
+    x_nhwc, out, size, stride = cache
+    g = xp.ascontiguousarray(grad_out.transpose(0, 2, 3, 1))       # N,OH,OW,C; one copy if it came channels-first
+    dx = xp.zeros(x_nhwc.shape, dtype=grad_out.dtype)
+    unclaimed = xp.ones(out.shape, dtype=bool)                     # windows whose arg-max is still to find
+    winner = xp.empty(out.shape, dtype=bool)
+    # Plain element-wise passes with out= buffers: where/copyto with masks are several times slower.
+    for index in _offset_views(x_nhwc, size, stride):
+        xp.equal(x_nhwc[index], out, out=winner)
+        winner &= unclaimed
+        unclaimed ^= winner
+        if stride < size:  # overlapping windows share input pixels: accumulate
+            dx[index] += g * winner
+        else:
+            xp.multiply(g, winner, out=dx[index])
     return dx.transpose(0, 3, 1, 2)
 
 

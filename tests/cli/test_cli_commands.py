@@ -1,0 +1,112 @@
+"""Smoke tests of every `scratchcnn` sub-command on tiny data, and of what an experiment leaves behind."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scratchcnn.cli import main
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_png(path):
+    with open(path, "rb") as file:
+        return file.read(8) == PNG_SIGNATURE and os.path.getsize(path) > 1000
+
+
+def test_experiment_xor_writes_model_log_report_pictures_and_results(tmp_path, capsys):
+    out = tmp_path / "xor"
+    assert main(["experiment", "xor", "--epochs", "30", "--out", str(out), "--verbose", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "Test accuracy:" in printed and str(out) in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["epochs"] == 30 and 0 <= results["test_accuracy"] <= 1
+    log_lines = (out / "train_log.txt").read_text().splitlines()
+    assert len(log_lines) == 31 and log_lines[-1].startswith("Total Training Time:")
+    report = (out / "report.txt").read_text()
+    assert "precision" in report and "accuracy" in report and "macro avg" in report
+    for picture in ("curves.png", "confusion.png"):
+        assert _is_png(out / picture)
+    assert (out / "xor.model").exists()
+
+
+def test_experiment_mnist_limited_then_summary_evaluate_and_predict(tmp_path, capsys):
+    out = tmp_path / "mnist"
+    assert main(["experiment", "mnist", "--epochs", "1", "--limit", "96", "--batch-size", "32",
+                 "--out", str(out), "--verbose", "2"]) == 0
+    captured = capsys.readouterr().out
+    assert "Epoch 1/1" in captured and "\r" not in captured
+    for picture in ("curves.png", "confusion.png", "samples.png", "training_samples.png"):
+        assert _is_png(out / picture)
+    model = str(out / "mnist.model")
+
+    assert main(["summary", model]) == 0
+    table = capsys.readouterr().out
+    assert "(1, 28, 28)" in table and "Total params: 421,642" in table
+
+    assert main(["evaluate", model, "--limit", "50"]) == 0
+    assert "Test accuracy:" in capsys.readouterr().out
+
+    from PIL import Image
+
+    digits = tmp_path / "digits"
+    digits.mkdir()
+    from scratchcnn.datasets import mnist
+
+    (_, _), (x_test, y_test) = mnist.load_data()
+    for i in range(3):
+        Image.fromarray(x_test[i]).save(digits / f"digit{i}.png")
+    assert main(["predict", model, str(digits)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all(line.split(": ")[1].split(" ")[0] in "0123456789" for line in lines)
+
+
+def _write_photo_folder(root, per_class=10):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name, channel in (("cats", 0), ("dogs", 2)):
+        folder = root / name
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 60, size=(40, 60, 3), dtype=np.uint8)
+            pixels[..., channel] += 150  # cats reddish, dogs bluish: learnable
+            Image.fromarray(pixels).save(folder / f"{name}.{i}.jpg")
+
+
+def test_catsdogs_report_on_a_tiny_folder_and_predict_a_file(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    _write_photo_folder(photos)
+    out = tmp_path / "cd"
+    assert main(["experiment", "catsdogs-report", "--data", str(photos), "--epochs", "2",
+                 "--out", str(out), "--verbose", "0"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["train_samples"] == 16 and results["test_samples"] == 2
+    capsys.readouterr()
+    assert main(["predict", str(out / "catsdogs-report.model"), str(photos / "cats" / "cats.0.jpg")]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(str(photos / "cats" / "cats.0.jpg")) and ("cats" in line.split(": ")[1] or "dogs" in line)
+
+
+def test_experiment_that_needs_data_says_so(tmp_path, capsys):
+    assert main(["experiment", "catsdogs", "--epochs", "1", "--out", str(tmp_path / "unused")]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert not (tmp_path / "unused").exists()
+
+
+@pytest.mark.parametrize("command", ["experiment", "train", "evaluate", "predict", "summary"])
+def test_every_sub_command_documents_its_options(command):
+    done = subprocess.run([sys.executable, "-m", "scratchcnn", command, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert "usage: scratchcnn " + command in done.stdout
+    if command in ("experiment", "train"):
+        for option in ("--out", "--epochs", "--batch-size", "--lr", "--seed", "--data", "--verbose", "--limit"):
+            assert option in done.stdout
+
+
+def test_unknown_experiment_is_refused():
+    done = subprocess.run([sys.executable, "-m", "scratchcnn", "experiment", "imagenet"], capture_output=True, text=True)
+    assert done.returncode == 2 and "invalid choice" in done.stderr
