@@ -9,11 +9,12 @@ from .callbacks import (Callback, CSVLogger, EarlyStopping, History, LearningRat
 from .layers import ConvLayer, Dense, Flatten, Layer, MultiClassDense, Parameter, PoolingLayer  # noqa: E402
 from .layers import Activation, BatchNorm, Dropout, GlobalAveragePooling  # noqa: E402
 from .network import Network  # noqa: E402
+from .profiler import profile  # noqa: E402
 from .optimizers import SGD, Adam  # noqa: E402
 from .saving import ModelFileError, load_model  # noqa: E402
 
 __all__ = ["Network", "ConvLayer", "PoolingLayer", "Flatten", "Dense", "MultiClassDense", "Layer", "Parameter",
            "Dropout", "BatchNorm", "Activation", "GlobalAveragePooling",
            "SGD", "Adam", "Callback", "History", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
-           "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "Augmentation", "check_gradients", "ModelFileError", "load_model",
+           "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "Augmentation", "check_gradients", "profile", "ModelFileError", "load_model",
            "callbacks", "functional", "initializers", "losses", "metrics", "optimizers", "schedules", "__version__"]

@@ -2,7 +2,6 @@
 
 Each recipe is data: how to load its data, which network, and the training settings.
 """
-import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -62,11 +61,17 @@ def _mnist_report(data_path, seed):
                 note="30 images per digit from the official training set, split 70/20/10 (210/60/30)")
 
 
+def _unit_float(images):
+    """uint8 (N, H, W) -> float32 (N, 1, H, W) in [0, 1], with one copy."""
+    out = images[:, None].astype(np.float32)
+    out /= 255
+    return out
+
+
 def _idx_pair(loader, class_names, validation=5000):
     def load(data_path, seed):
         (x_train, y_train), (x_test, y_test) = loader(data_path) if data_path else loader()
-        to_float = lambda images: (images[:, None] / np.float32(255)).astype(np.float32)  # noqa: E731
-        x_train, x_test = to_float(x_train), to_float(x_test)
+        x_train, x_test = _unit_float(x_train), _unit_float(x_test)
         cut = len(x_train) - validation
         return Data(x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:], x_test, y_test, class_names,
                     note=f"official split: train on {cut}, validate on the last {validation} training images, "

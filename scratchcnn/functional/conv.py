@@ -27,7 +27,9 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
     dbias = g.sum(axis=0)
     if not need_input_grad:
         return None, xp.ascontiguousarray(dweight), dbias
-    dcols = (g @ w_mat.T).reshape(n, oh, ow, k, k, channels)               # N,OH,OW,k,k,C
+    # One product per kernel offset (a stacked matmul), so each offset's gradient is contiguous for the fold.
+    w_offsets = w_mat.reshape(k * k, channels, num_filters).transpose(0, 2, 1)  # k*k, F, C
+    dcols = xp.matmul(g[None], w_offsets).reshape(k, k, n, oh, ow, channels)  # k,k,N,OH,OW,C
     p = padding
     dx_padded = fold_windows(dcols, height + 2 * p, width + 2 * p, stride)  # N,Hp,Wp,C
     dx = dx_padded[:, p:p + height, p:p + width, :].transpose(0, 3, 1, 2)   # N,C,H,W

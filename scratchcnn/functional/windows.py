@@ -31,17 +31,18 @@ def extract_windows(x, kernel_size, stride):
     )
 
 
-def fold_windows(windows, height, width, stride):
-    """Adjoint of extract_windows: sum window values (N, OH, OW, k, k, C) back into (N, H, W, C).
+def fold_windows(offset_values, height, width, stride):
+    """Adjoint of extract_windows: sum per-offset values (k, k, N, OH, OW, C) back into (N, H, W, C).
 
-    One strided add per kernel offset (k*k of them), so overlapping windows
-    accumulate correctly and no Python loop runs over samples or pixels.
+    Offset-major input makes each of the k*k strided adds read one contiguous
+    block, and overlapping windows accumulate correctly; no Python loop runs over
+    samples or pixels.
     """
-    n, oh, ow, k, _, c = windows.shape
-    out = xp.zeros((n, height, width, c), dtype=windows.dtype)
+    k, _, n, oh, ow, c = offset_values.shape
+    out = xp.zeros((n, height, width, c), dtype=offset_values.dtype)
     for i in range(k):
         rows = slice(i, i + stride * (oh - 1) + 1, stride)
         for j in range(k):
             cols = slice(j, j + stride * (ow - 1) + 1, stride)
-            out[:, rows, cols, :] += windows[:, :, :, i, j, :]
+            out[:, rows, cols, :] += offset_values[i, j]
     return out
