@@ -4,6 +4,7 @@ Each check builds a scalar f = sum(out * upstream) for a random upstream gradien
 so the analytic backward(upstream) must equal the numerical gradient of f.
 """
 import numpy as np
+from gradient_helpers import assert_gradient_close, numerical_gradient
 import pytest
 
 from scratchcnn import ConvLayer, Dense, Flatten, MultiClassDense, PoolingLayer, losses
@@ -21,32 +22,7 @@ from scratchcnn.functional import (
     softmax,
 )
 
-EPS = 1e-6
 ACTIVATION_NAMES = ["linear", "relu", "leakyrelu", "sigmoid", "tanh", "softmax"]
-
-
-def numerical_gradient(f, x, eps=EPS):
-    """Central-difference gradient of the scalar f(x) with respect to every entry of the float64 array x."""
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        original = x[index]
-        x[index] = original + eps
-        f_plus = f(x)
-        x[index] = original - eps
-        f_minus = f(x)
-        x[index] = original
-        grad[index] = (f_plus - f_minus) / (2 * eps)
-    return grad
-
-
-def assert_gradient_close(analytic, numeric):
-    """The analytic gradient matches central differences to about 1e-6 of the gradient's scale."""
-    assert analytic.shape == numeric.shape
-    assert analytic.dtype == np.float64
-    scale = max(np.abs(numeric).max(), 1e-3)
-    error = np.abs(analytic - numeric).max() / scale
-    assert error < 1e-6, f"relative gradient error {error:.2e}"
 
 
 def distinct_values(rng, shape):

@@ -5,6 +5,7 @@ equivalent torch module with copied weights. The largest relative error seen per
 is printed in the pytest summary (see conftest.py).
 """
 import numpy as np
+from gradient_helpers import leaf, make_close_checker
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -24,11 +25,9 @@ from scratchcnn.functional import (
     softmax,
 )
 
-TOLERANCE = 1e-6
 # Denominator floor: a gradient that is mathematically zero (the bias of a softmax over a conv row) comes out
 # of both libraries as ~1e-16 rounding noise, whose ratio means nothing; below the floor the check becomes
 # |ours - theirs| <= 1e-12 absolute. Every non-degenerate array here has entries far above 1e-6.
-TINY = 1e-6
 FUNCTIONAL = settings(max_examples=50, deadline=None)
 LAYERS = settings(max_examples=30, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
@@ -37,21 +36,7 @@ ACTIVATION_NAMES = ["linear", "relu", "leakyrelu", "sigmoid", "tanh", "softmax"]
 
 @pytest.fixture(scope="module")
 def close(relative_errors):
-    """check(op, ours, theirs): max |ours - theirs| / max |theirs| <= 1e-6, recording the largest per op."""
-    def check(op, ours, theirs):
-        if hasattr(theirs, "detach"):
-            theirs = theirs.detach().numpy()
-        ours, theirs = np.asarray(ours), np.asarray(theirs)
-        assert ours.shape == theirs.shape, f"{op}: shape {ours.shape} != torch's {theirs.shape}"
-        error = float(np.abs(ours - theirs).max() / max(np.abs(theirs).max(), TINY))
-        relative_errors[op] = max(relative_errors.get(op, 0.0), error)
-        assert error <= TOLERANCE, f"{op}: relative error {error:.2e} against PyTorch"
-    return check
-
-
-def leaf(torch, array):
-    """A float64 torch leaf tensor that records its gradient."""
-    return torch.tensor(np.asarray(array, dtype=np.float64), requires_grad=True)
+    return make_close_checker(relative_errors)
 
 
 def fused_gradient(loss_name, activation):

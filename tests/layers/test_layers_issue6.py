@@ -7,6 +7,7 @@ off-switch at inference, configs, saving and reproducible training.
 import json
 
 import numpy as np
+from gradient_helpers import assert_gradient_close, leaf, make_close_checker, numerical_gradient
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,35 +19,12 @@ from scratchcnn.functional.batchnorm import batch_moments, batchnorm_backward, b
 from scratchcnn.functional.dropout import dropout_backward, dropout_forward
 from scratchcnn.layers import LAYER_CLASSES
 
-EPS = 1e-6
-TOLERANCE = 1e-6  # relative to the largest |value| of the oracle's array
 ACTIVATION_NAMES = ["linear", "relu", "leakyrelu", "sigmoid", "tanh", "softmax"]
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-
-def numerical_gradient(f, x, eps=EPS):
-    """Central-difference gradient of the scalar f(x) with respect to every entry of the float64 array x."""
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        original = x[index]
-        x[index] = original + eps
-        f_plus = f(x)
-        x[index] = original - eps
-        f_minus = f(x)
-        x[index] = original
-        grad[index] = (f_plus - f_minus) / (2 * eps)
-    return grad
-
-
-def assert_gradient_close(analytic, numeric):
-    assert analytic.shape == numeric.shape and analytic.dtype == np.float64
-    error = np.abs(analytic - numeric).max() / max(np.abs(numeric).max(), 1e-3)
-    assert error < 1e-6, f"relative gradient error {error:.2e}"
-
 
 def channels_last_view(x):
     """The same values as x (N, C, H, W), as a transposed view of (N, H, W, C) memory, as our conv layers emit."""
@@ -55,20 +33,7 @@ def channels_last_view(x):
 
 @pytest.fixture(scope="module")
 def close(relative_errors):
-    """check(op, ours, theirs): max |ours - theirs| / max |theirs| <= 1e-6, recording the largest per op."""
-    def check(op, ours, theirs):
-        if hasattr(theirs, "detach"):
-            theirs = theirs.detach().numpy()
-        ours, theirs = np.asarray(ours), np.asarray(theirs)
-        assert ours.shape == theirs.shape, f"{op}: shape {ours.shape} != torch's {theirs.shape}"
-        error = float(np.abs(ours - theirs).max() / max(np.abs(theirs).max(), 1e-6))
-        relative_errors[op] = max(relative_errors.get(op, 0.0), error)
-        assert error <= TOLERANCE, f"{op}: relative error {error:.2e} against PyTorch"
-    return check
-
-
-def leaf(torch, array):
-    return torch.tensor(np.asarray(array, dtype=np.float64), requires_grad=True)
+    return make_close_checker(relative_errors)
 
 
 def batchnorm64(num_features, rng, **kwargs):
