@@ -29,6 +29,7 @@ class Network:
         self.trained = False          # once trained or loaded, a seed no longer re-draws the weights
         self.stop_training = False    # callbacks set this to end training after the current epoch
         self.metadata = {}            # JSON-serialisable notes saved with the model (input shape, class names)
+        self._unbatched = False       # whether the last public forward() took a single sample
         for layer in layers or []:
             self.add(layer)
 
@@ -93,20 +94,17 @@ class Network:
 
     # -- forward and backward -------------------------------------------------
     def forward(self, x, training=False):
-        """x (N, *input_shape) -> outputs (N, *output_shape); every layer checks its input."""
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
-        return x
+        """x (N, *input_shape), or one sample, -> outputs (N, *output_shape), checked against every layer."""
+        x = self._prepare_inputs(x, "x", allow_unbatched=True)
+        self._unbatched = x.ndim == self._sample_ndim()
+        out = self._forward_batch(x[None] if self._unbatched else x, training)
+        return out[0] if self._unbatched else out
 
     def backward(self, grad_output, from_logits=False):
-        """Back-propagate d loss / d output (or d loss / d logits of the last layer, with from_logits)."""
-        layers = self.layers
-        if from_logits:
-            grad_output = layers[-1].backward_preactivation(grad_output)
-            layers = layers[:-1]
-        for layer in reversed(layers):
-            grad_output = layer.backward(grad_output)
-        return grad_output
+        """Back-propagate d loss / d output (or, with from_logits, d loss / d the last layer's pre-activation)."""
+        grad_output = as_float_array(grad_output, name="grad_output")
+        grad_input = self._backward_batch(grad_output[None] if self._unbatched else grad_output, from_logits)
+        return grad_input[0] if (self._unbatched and grad_input is not None) else grad_input
 
     # The training loop and predict check their input once, at the edge, then call the
     # layers' batch methods directly: per-sample SGD runs thousands of steps a second.
