@@ -81,7 +81,12 @@ class Network:
                 raise ValueError("Network.summary needs a sample (one input or a batch) or input_shape=(C, H, W).")
             sample = as_float_array(sample, name="sample")
             input_shape = sample.shape if sample.ndim == self._sample_ndim() else sample.shape[1:]
-        table = summary_table(self, tuple(input_shape))
+        input_shape = tuple(input_shape)
+        if not input_shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                                      for d in input_shape):
+            raise ValueError(f"Received an invalid value for input_shape, expected positive integers such as "
+                             f"(1, 28, 28). Received: input_shape={input_shape!r}")
+        table = summary_table(self, input_shape)
         if print_fn is not None:
             print_fn(table)
         return table
@@ -137,8 +142,11 @@ class Network:
         return outputs
 
     def evaluate(self, X, y, loss_fn, batch_size=256):
-        """(outputs, loss, accuracy) on X and labels y, as in the report."""
-        outputs = self.predict(X, batch_size=batch_size)
+        """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report."""
+        if not callable(loss_fn):
+            raise ValueError(f"Received a loss_fn that is not callable, expected e.g. categorical_crossentropy. "
+                             f"Received: loss_fn={loss_fn!r}")
+        outputs = self.predict(self._prepare_inputs(X, "X"), batch_size=batch_size)
         y = prepare_targets(y, outputs.shape[-1] if outputs.ndim > 1 else 1, len(outputs), self.dtype)
         return outputs, float(loss_fn(y, outputs)), metrics.accuracy(y, outputs)
 
@@ -167,6 +175,8 @@ class Network:
         initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
         if verbose not in (0, 1, 2):
             raise ValueError(f"Received an invalid value for verbose, expected 0, 1 or 2. Received: verbose={verbose!r}")
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise ValueError(f"Received an invalid value for shuffle, expected True or False. Received: shuffle={shuffle!r}")
         if augment is not None and not callable(augment):
             raise ValueError(f"Received an augment that is not callable, expected augment(x_batch, rng). Received: {augment!r}")
         self._check_loss(loss_fn, loss_fn_derivative, y)
@@ -213,6 +223,12 @@ class Network:
         except KeyboardInterrupt:
             self._restore(snapshot)
             self.stop_reason = f"Interrupted during epoch {epoch + 1}; the weights of the last complete epoch were kept."
+            warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=3)
+            return False
+        if not all(np.all(np.isfinite(p.value)) for p in self.parameters()):
+            self._restore(snapshot)  # the last step overflowed the weights: the loss could not show it yet
+            self.stop_reason = (f"The weights became NaN or inf during epoch {epoch + 1}; training stopped and the "
+                                f"weights of the last complete epoch ({epoch}) were kept.")
             warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=3)
             return False
         if validation is not None:
@@ -303,6 +319,8 @@ class Network:
             self.optimizer.iterations, self.optimizer.state = optimizer_state
 
     def _make_optimizer(self, optimizer, learning_rate):
+        if learning_rate is not None:
+            optimizers.check_learning_rate(learning_rate)
         if isinstance(optimizer, optimizers.Optimizer):
             if learning_rate is not None:
                 optimizer.lr = float(learning_rate)
@@ -348,7 +366,10 @@ class Network:
                 f"{describe_shape(self._first_layer_shape())} for the first layer {first!r}.")
         if len(X) == 0:
             raise ValueError(f"Received an empty {name} (0 samples), expected at least one sample.")
-        self.output_shapes(X.shape[1:])
+        try:
+            self.output_shapes(X.shape[1:])
+        except ValueError as error:
+            raise ValueError(f"Received {name} of shape {tuple(X.shape)}, which does not fit the network: {error}") from None
         if not np.all(np.isfinite(X)):
             raise ValueError(f"Received NaN or inf in {name}, expected finite numbers.")
         return X
@@ -391,6 +412,11 @@ class Network:
         if not callable(loss_fn) or not callable(loss_fn_derivative):
             raise ValueError(
                 f"Received a loss_fn or loss_fn_derivative that is not callable. Received: {loss_fn!r}, {loss_fn_derivative!r}")
+        derivatives = {loss: derivative for loss, derivative in losses.LOSSES.values()}
+        if loss_fn in derivatives and loss_fn_derivative in derivatives.values() \
+                and derivatives[loss_fn] is not loss_fn_derivative:
+            raise ValueError(f"Received loss_fn={loss_fn.__name__} with loss_fn_derivative={loss_fn_derivative.__name__}, "
+                             f"expected its own derivative {derivatives[loss_fn].__name__}.")
         activation = getattr(self.layers[-1], "activation", None)
         outputs = y.shape[1]
         if loss_fn is losses.bce_loss and activation == "softmax":

@@ -14,6 +14,11 @@ def _check_float(name, value, low, high=math.inf, low_inclusive=True):
     return float(value)
 
 
+def check_learning_rate(lr):
+    """A positive, finite learning rate, or ValueError naming it."""
+    return _check_float("learning_rate", lr, 0.0, low_inclusive=False)
+
+
 class Optimizer:
     """Base class: holds the parameter list, the learning rate `lr`, and per-parameter state."""
 

@@ -238,14 +238,6 @@ def test_a_huge_learning_rate_diverges_mid_epoch_and_is_caught(tmp_path):
     assert not checkpoint.exists()  # no epoch completed, so nothing was saved
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: when the last step of an epoch turns the weights to inf/NaN, the epoch's loss was still finite, so "
-    "network.py _run_epoch calls on_epoch_end with broken weights (ModelCheckpoint then fails: saving refuses NaN "
-    "weights) and the next epoch's snapshot would be the broken weights. Fix in _run_epoch: after "
-    "self._train_epoch(...) returns, if not all(np.all(np.isfinite(p.value)) for p in self.parameters()), "
-    "self._restore(snapshot), set stop_reason to 'The weights became NaN or inf during epoch {epoch + 1}; ...the "
-    "weights of the last complete epoch ({epoch}) were kept.', warn RuntimeWarning and return False, before the "
-    "validation and the callbacks run"))
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_weights_that_overflow_on_the_last_step_of_an_epoch_are_never_kept_or_saved(tmp_path):
     """One batch an epoch and lr=1e39: the first step's loss is finite, its update overflows every weight to inf."""
