@@ -76,6 +76,7 @@ class Network:
         """Print (and return) a table of every layer's input and output shape and parameter count."""
         from .summary import summary_table
 
+        self._require_layers()
         if input_shape is None:
             if sample is None:
                 raise ValueError("Network.summary needs a sample (one input or a batch) or input_shape=(C, H, W).")
