@@ -1,5 +1,5 @@
 """The report's networks and a Keras-style convnet, ready to train. Shapes in the docstrings are per sample."""
-from .layers import ConvLayer, Dense, Flatten, MultiClassDense, PoolingLayer
+from .layers import ConvLayer, Dense, Dropout, Flatten, MultiClassDense, PoolingLayer
 from .network import Network
 
 
@@ -34,11 +34,17 @@ def report_catsdogs_net():
                     Dense(160, 1, activation="sigmoid")])
 
 
-def mnist_convnet(num_classes=10, depth=1, size=28):
-    """Keras's MNIST convnet, channels-first: Conv 3x3 32 pad 1 -> Pool -> Conv 3x3 64 pad 1 -> Pool -> 128 -> softmax."""
+def mnist_convnet(num_classes=10, depth=1, size=28, dropout=0.0):
+    """Keras's MNIST convnet, channels-first: Conv 3x3 32 pad 1 -> Pool -> Conv 3x3 64 pad 1 -> Pool -> 128 -> softmax.
+
+    With dropout > 0, Dropout(dropout) comes before and after the 128-unit layer.
+    """
     features = 64 * (size // 4) ** 2
+    head = [Flatten(), Dense(features, 128), MultiClassDense(128, num_classes)]
+    if dropout:
+        head = [Flatten(), Dropout(dropout), Dense(features, 128), Dropout(dropout), MultiClassDense(128, num_classes)]
     return Network([ConvLayer(3, depth, 32, padding=1), PoolingLayer(), ConvLayer(3, 32, 64, padding=1), PoolingLayer(),
-                    Flatten(), Dense(features, 128), MultiClassDense(128, num_classes)])
+                    *head])
 
 
 def small_photo_convnet(depth=3, size=64):

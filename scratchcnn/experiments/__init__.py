@@ -33,7 +33,7 @@ def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=No
         data.train_x, data.train_y, epochs or recipe.epochs, learning_rate or recipe.learning_rate, loss_fn,
         loss_derivative, log_file=os.path.join(out_dir, "train_log.txt"), val_X=data.val_x, val_y=data.val_y,
         batch_size=batch_size or recipe.batch_size, optimizer=optimizer or recipe.optimizer, seed=seed,
-        verbose=verbose)
+        verbose=verbose, augment=recipe.augment)
     seconds = time.perf_counter() - start
     model_path = os.path.join(out_dir, f"{name}.model")
     network.save_model(model_path)
