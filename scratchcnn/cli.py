@@ -1,4 +1,4 @@
-"""The `scratchcnn` command: experiment, train, evaluate, predict, summary."""
+"""The `scratchcnn` command: experiment, train, evaluate, predict, summary, profile."""
 import argparse
 import os
 import sys
@@ -101,6 +101,23 @@ def _predict(args):
         print(f"{file}: {label} ({confidence:.3f})")
 
 
+def _profile(args):
+    from .profiler import profile
+
+    if args.target in RECIPES:
+        recipe = RECIPES[args.target]
+        data = recipe.load(args.data, args.seed)
+        network, X = recipe.build(data), data.train_x[:args.batch_size]
+        network.initialize(args.seed)
+    else:
+        network = _load(args.target)
+        shape = network.metadata.get("input_shape")
+        if not shape:
+            raise SystemExit("The model file does not record its input shape (C, H, W).")
+        X = np.random.default_rng(args.seed).random((args.batch_size, *shape), dtype=np.float32)
+    profile(network, X, repeats=args.repeats)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="scratchcnn", description="A CNN library written from scratch on NumPy.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +141,13 @@ def build_parser():
     predict.add_argument("model", help="a .model file written by scratchcnn")
     predict.add_argument("path", help="an image file or a folder of images")
     predict.set_defaults(func=_predict)
+    prof = sub.add_parser("profile", help="time each layer's forward and backward pass on one batch")
+    prof.add_argument("target", help="a recipe name (its network and data) or a .model file (random inputs)")
+    prof.add_argument("--batch-size", type=int, default=64, help="batch size to time (default 64)")
+    prof.add_argument("--repeats", type=int, default=5, help="timed passes; the median is shown (default 5)")
+    prof.add_argument("--data", default=None, help="data folder, for recipes that need one")
+    prof.add_argument("--seed", type=int, default=0, help="seed for the weights and random inputs")
+    prof.set_defaults(func=_profile)
     summary = sub.add_parser("summary", help="print a saved model's layer table")
     summary.add_argument("model", help="a .model file written by scratchcnn")
     summary.add_argument("--input-shape", default=None, help="per-sample input shape, e.g. 1,28,28")

@@ -97,7 +97,15 @@ def test_experiment_that_needs_data_says_so(tmp_path, capsys):
     assert not (tmp_path / "unused").exists()
 
 
-@pytest.mark.parametrize("command", ["experiment", "train", "evaluate", "predict", "summary"])
+def test_profile_prints_every_layer_of_a_recipe(capsys):
+    assert main(["profile", "mnist-report", "--batch-size", "4", "--repeats", "1"]) == 0
+    table = capsys.readouterr().out
+    for layer in ("ConvLayer", "PoolingLayer", "Flatten", "Dense", "MultiClassDense"):
+        assert layer in table
+    assert "Forward ms" in table and "Backward ms" in table
+
+
+@pytest.mark.parametrize("command", ["experiment", "train", "evaluate", "predict", "summary", "profile"])
 def test_every_sub_command_documents_its_options(command):
     done = subprocess.run([sys.executable, "-m", "scratchcnn", command, "--help"], capture_output=True, text=True)
     assert done.returncode == 0
