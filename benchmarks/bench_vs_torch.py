@@ -3,13 +3,16 @@
     python benchmarks/bench_vs_torch.py                  # full: ~10-15 min on 2 quiet cores
     python benchmarks/bench_vs_torch.py --quick          # about a minute
     python benchmarks/bench_vs_torch.py --nets A,C --rounds 5 --json results.json
+    python benchmarks/bench_vs_torch.py --only augment   # one section alone
 
 Both libraries train the same network (weights copied from scratchcnn into an
 equivalent torch nn.Sequential) on the same random data, in the same batches, with
 plain SGD; timings alternate scratchcnn, torch, scratchcnn, torch... and the ratio
 scratchcnn/torch of images per second is the median over the rounds. scratchcnn is
 timed through its public API (`Network.train` for one epoch, `Network.predict`), so
-input checks, shuffling, the loss and the metrics are all included. See README.md.
+input checks, shuffling, the loss and the metrics are all included. The "augment"
+section times the `mnist` recipe's epoch with and without its on-the-fly augmentation
+(scratchcnn only, real MNIST images). See README.md.
 """
 import argparse
 import gc
@@ -28,6 +31,7 @@ import numpy as np
 from threadpoolctl import threadpool_info
 
 from scratchcnn import losses, zoo
+from scratchcnn.experiments.recipes import RECIPES
 from scratchcnn.layers import ConvLayer, Dense, Flatten, PoolingLayer
 
 SEED = 0
@@ -35,6 +39,13 @@ LEARNING_RATE = 0.01
 REPORT_SECONDS = 18557  # the report's MNIST protocol: 5 h 09 min
 PROTOCOL_TARGET_S = 30.0
 FULL_EPOCH_RSS_TARGET_MIB = 1024.0
+AUGMENT_RECIPE = "mnist"
+AUGMENT_IMAGES = {"full": 4096, "quick": 512}  # real MNIST training images per timing
+AUGMENT_TARGET_PERCENT = 15.0                   # issue 6: augmentation slows an epoch by at most 15 %
+
+# What --only can select; --quick runs QUICK_SECTIONS unless --only names others.
+SECTIONS = ("train", "predict", "protocol", "full-epoch", "augment")
+QUICK_SECTIONS = ("train", "predict", "augment")
 
 # name -> (description, network factory, per-sample input shape)
 NETS = {
@@ -350,6 +361,82 @@ def full_epoch():
     return details
 
 
+# -- augmentation overhead: the mnist recipe's epoch without and with on-the-fly augmentation ---------
+def mnist_images(count):
+    """The first `count` MNIST training images as float32 (N, 1, 28, 28) in [0, 1], and their labels (N,)."""
+    from scratchcnn.datasets import mnist
+
+    (x_train, y_train), _ = mnist.load_data()
+    X = x_train[:count, None].astype(np.float32)                           # (N, 1, 28, 28)
+    X /= 255
+    return X, y_train[:count]
+
+
+def time_recipe_epoch(recipe, X, y, augment):
+    """One epoch of `recipe`'s training on X, on a freshly built network (seed SEED); network building is untimed."""
+    network = recipe.build(None)
+    loss = getattr(losses, recipe.loss)
+    derivative = getattr(losses, recipe.loss + "_derivative")
+    gc.collect()
+    start = time.perf_counter()
+    network.train(X, y, 1, recipe.learning_rate, loss, derivative, log_file=None, batch_size=recipe.batch_size,
+                  optimizer=recipe.optimizer, seed=SEED, verbose=0, augment=augment)
+    return time.perf_counter() - start
+
+
+def time_augment_alone(augment, X, batch_size):
+    """The augmentation alone over one epoch's batches (no training): its direct cost, steadier than a difference."""
+    rng = np.random.default_rng(SEED)
+    start = time.perf_counter()
+    for begin in range(0, len(X), batch_size):
+        augment(X[begin:begin + batch_size], rng)
+    return time.perf_counter() - start
+
+
+def augment_overhead(count, rounds):
+    """Rounds of (plain epoch, augmented epoch) of the mnist recipe on `count` real images; the median slowdown."""
+    recipe = RECIPES[AUGMENT_RECIPE]
+    if recipe.augment is None:
+        raise ValueError(f"The {AUGMENT_RECIPE!r} recipe has no augmentation to time.")
+    X, y = mnist_images(count)
+    warm = slice(0, 2 * recipe.batch_size)
+    for augment in (None, recipe.augment):                                 # untimed warm-up of each
+        time_recipe_epoch(recipe, X[warm], y[warm], augment)
+    plain_s, augmented_s = [], []
+    for _ in range(rounds):
+        plain_s.append(time_recipe_epoch(recipe, X, y, None))
+        augmented_s.append(time_recipe_epoch(recipe, X, y, recipe.augment))
+    slowdowns = [100 * (augmented / plain - 1) for plain, augmented in zip(plain_s, augmented_s)]
+    alone_s = statistics.median(time_augment_alone(recipe.augment, X, recipe.batch_size) for _ in range(rounds))
+    return {
+        "recipe": AUGMENT_RECIPE, "augment": repr(recipe.augment), "optimizer": recipe.optimizer,
+        "learning_rate": recipe.learning_rate, "batch_size": recipe.batch_size, "images": count, "rounds": rounds,
+        "plain_images_per_s": count / statistics.median(plain_s),
+        "augmented_images_per_s": count / statistics.median(augmented_s),
+        "slowdown_percent": statistics.median(slowdowns), "slowdowns_percent": slowdowns,
+        "plain_s": plain_s, "augmented_s": augmented_s, "augment_alone_s": alone_s,
+        "augment_alone_percent": 100 * alone_s / statistics.median(plain_s),
+        "target_percent": AUGMENT_TARGET_PERCENT,
+    }
+
+
+def run_augment_overhead(count, rounds):
+    """The augmentation-overhead section: time it, print it, return it."""
+    recipe = RECIPES[AUGMENT_RECIPE]
+    print(f"\naugmentation overhead: the {AUGMENT_RECIPE} recipe (net C, dropout 0.4, {recipe.optimizer} "
+          f"lr {recipe.learning_rate:g}, batch {recipe.batch_size}), one epoch on {count} MNIST training images, "
+          f"augment=None vs augment={recipe.augment!r}, {rounds} round(s)...", flush=True)
+    result = augment_overhead(count, rounds)
+    met = result["slowdown_percent"] <= AUGMENT_TARGET_PERCENT
+    print(f"  plain {result['plain_images_per_s']:.1f} img/s   augmented {result['augmented_images_per_s']:.1f} img/s"
+          f"   slowdown {result['slowdown_percent']:+.1f} % (median; rounds: "
+          f"{', '.join(f'{s:+.1f}' for s in result['slowdowns_percent'])})   target <= "
+          f"{AUGMENT_TARGET_PERCENT:.0f} %   met? {'yes' if met else 'NO'}")
+    print(f"  the augmentation alone: {1000 * result['augment_alone_s']:.1f} ms per epoch "
+          f"({result['augment_alone_percent']:.1f} % of a plain epoch)", flush=True)
+    return result
+
+
 # -- output ----------------------------------------------------------------------------
 def print_case(result):
     agree = result["max_output_difference"]
@@ -361,7 +448,7 @@ def print_case(result):
           + (f" ({after:.1e} after a warm-up epoch)" if after is not None else ""), flush=True)
 
 
-def final_table(cases, protocol, epoch):
+def final_table(cases, protocol, epoch, augment):
     header = ("net", "batch", "scratchcnn img/s", "torch img/s", "ratio (median)", "target", "met?")
     rows = []
     for case in cases:
@@ -378,6 +465,11 @@ def final_table(cases, protocol, epoch):
         rows.append(("C", "MNIST epoch 64", f"{epoch['images_per_s']:.1f}", "-",
                      f"{epoch['peak_rss_mib']:.0f} MiB RSS", f"<= {FULL_EPOCH_RSS_TARGET_MIB:.0f} MiB",
                      "yes" if epoch["peak_rss_mib"] <= FULL_EPOCH_RSS_TARGET_MIB else "NO"))
+    if augment:
+        rows.append(("C", f"augment {augment['batch_size']} (recipe)",
+                     f"{augment['augmented_images_per_s']:.1f} (plain {augment['plain_images_per_s']:.1f})", "-",
+                     f"{augment['slowdown_percent']:+.1f} % slower", f"<= {AUGMENT_TARGET_PERCENT:.0f} %",
+                     "yes" if augment["slowdown_percent"] <= AUGMENT_TARGET_PERCENT else "NO"))
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     line = lambda cells: " | ".join(str(cell).ljust(width) for cell, width in zip(cells, widths))  # noqa: E731
     print("\n" + line(header))
@@ -386,25 +478,46 @@ def final_table(cases, protocol, epoch):
         print(line(row))
 
 
-def run_end_to_end():
-    """Full mode only: the report's protocol, then the full-MNIST epoch; prints and returns both."""
+def run_protocol():
+    """The report's protocol section: time it, print it, return it."""
     print("\nthe report's MNIST protocol (210 images, 100 epochs, per-sample SGD, validating each epoch)...",
           flush=True)
     protocol = report_protocol()
     print(f"  {protocol['wall_s']:.1f} s (load {protocol['load_s']:.1f} s, train {protocol['train_s']:.1f} s), "
           f"test accuracy {protocol['test_accuracy']:.3f}; the report took {REPORT_SECONDS} s (5 h 09 min)")
-    print("a full-MNIST epoch of net C, batch 64, Adam, in a subprocess...", flush=True)
+    return protocol
+
+
+def run_full_epoch():
+    """The full-MNIST epoch section: run it, print it, return it."""
+    print("\na full-MNIST epoch of net C, batch 64, Adam, in a subprocess...", flush=True)
     epoch = full_epoch()
     print(f"  {epoch['train_s']:.1f} s training ({epoch['images_per_s']:.0f} img/s), {epoch['wall_s']:.1f} s "
           f"with start-up and loading; peak RSS {epoch['peak_rss_mib']:.0f} MiB "
           f"({epoch['peak_rss_after_loading_mib']:.0f} MiB once MNIST was loaded); "
           f"training accuracy over the epoch {epoch['train_accuracy']:.3f}")
-    return protocol, epoch
+    return epoch
+
+
+def run_cases(nets, sections, quick, rounds):
+    """The per-net train/predict cases that `sections` selects; prints each line and returns them."""
+    selected = [case for case in CASES if case[0].split()[0] in sections]
+    cases = []
+    for net_name in nets if selected else ():
+        print(f"net {net_name}: {NETS[net_name][0]}", flush=True)
+        for mode, batch_size, full_count, quick_count in selected:
+            result = run_case(net_name, mode, batch_size, quick_count if quick else full_count, rounds)
+            print_case(result)
+            cases.append(result)
+    return cases
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer images, 2 rounds, no protocol or full epoch")
+    parser.add_argument("--only", metavar="SECTIONS",
+                        help=f"comma-separated subset of {','.join(SECTIONS)}: run only those (protocol and "
+                             "full-epoch run even with --quick when named here)")
     parser.add_argument("--nets", default="A,B,C,D", help="comma-separated subset of A,B,C,D")
     parser.add_argument("--rounds", type=int, default=None, help="timing rounds per case (default 3, quick 2)")
     parser.add_argument("--json", metavar="PATH", help="also write every number to PATH as JSON")
@@ -415,6 +528,13 @@ def parse_args(argv=None):
     if unknown or not args.nets:
         parser.error(f"--nets expects names among A,B,C,D. Received: {unknown or args.nets}")
     args.rounds = args.rounds if args.rounds is not None else (2 if args.quick else 3)
+    if args.only is None:
+        args.sections = list(QUICK_SECTIONS if args.quick else SECTIONS)
+    else:
+        args.sections = [name.strip().lower() for name in args.only.split(",") if name.strip()]
+        unknown = [name for name in args.sections if name not in SECTIONS]
+        if unknown or not args.sections:
+            parser.error(f"--only expects names among {','.join(SECTIONS)}. Received: {unknown or args.sections}")
     if args.rounds < 1:
         parser.error(f"--rounds expects a positive integer. Received: {args.rounds}")
     return args
@@ -431,25 +551,24 @@ def main(argv=None):
     torch.manual_seed(SEED)
     info = machine_info()
     print_machine(info)
-    print(f"\nmode: {'quick' if args.quick else 'full'}, nets {','.join(args.nets)}, {args.rounds} round(s), "
-          f"plain SGD lr={LEARNING_RATE}, float32, random data\n")
+    sections = args.sections
+    print(f"\nmode: {'quick' if args.quick else 'full'}, sections {','.join(sections)}, nets {','.join(args.nets)}, "
+          f"{args.rounds} round(s); train/predict: plain SGD lr={LEARNING_RATE}, float32, random data\n")
     started = time.perf_counter()
-    cases = []
-    for net_name in args.nets:
-        print(f"net {net_name}: {NETS[net_name][0]}", flush=True)
-        for mode, batch_size, full_count, quick_count in CASES:
-            result = run_case(net_name, mode, batch_size, quick_count if args.quick else full_count, args.rounds)
-            print_case(result)
-            cases.append(result)
-    protocol, epoch = (None, None) if args.quick else run_end_to_end()
-    final_table(cases, protocol, epoch)
+    cases = run_cases(args.nets, sections, args.quick, args.rounds)
+    protocol = run_protocol() if "protocol" in sections else None
+    epoch = run_full_epoch() if "full-epoch" in sections else None
+    augment = (run_augment_overhead(AUGMENT_IMAGES["quick" if args.quick else "full"], args.rounds)
+               if "augment" in sections else None)
+    final_table(cases, protocol, epoch, augment)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nthis process's peak RSS (scratchcnn and torch together): {peak_mib:.0f} MiB; "
           f"total {time.perf_counter() - started:.0f} s; load average now {' '.join(load_average())}")
     if args.json:
         with open(args.json, "w") as file:
-            json.dump({"machine": info, "quick": args.quick, "rounds": args.rounds, "cases": cases,
-                       "report_protocol": protocol, "full_epoch": epoch, "peak_rss_mib": peak_mib}, file, indent=1)
+            json.dump({"machine": info, "quick": args.quick, "rounds": args.rounds, "sections": sections,
+                       "cases": cases, "report_protocol": protocol, "full_epoch": epoch,
+                       "augment_overhead": augment, "peak_rss_mib": peak_mib}, file, indent=1)
         print(f"wrote {args.json}")
 
 

@@ -12,7 +12,7 @@ EPSILON = 1e-7
 
 
 def _clip(p):
-    return xp.clip(p, EPSILON, 1 - EPSILON)
+    return xp.minimum(xp.maximum(p, EPSILON), 1 - EPSILON)  # two ufuncs: cheaper than clip per call
 
 
 def bce_loss(y_true, y_pred):
@@ -30,7 +30,7 @@ def bce_loss_derivative(y_true, y_pred):
 def categorical_crossentropy(y_true, y_pred):
     """-sum_k y_k log p_k, mean over the batch; y_true one-hot (N, K), y_pred probabilities (N, K)."""
     p = _clip(y_pred)
-    return float(-xp.sum(y_true * xp.log(p)) / _batch_size(y_pred))
+    return float(-(y_true * xp.log(p)).sum() / _batch_size(y_pred))
 
 
 def categorical_crossentropy_derivative(y_true, y_pred):

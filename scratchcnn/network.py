@@ -211,8 +211,9 @@ class Network:
         rng = np.random.default_rng([seed, epoch])  # per epoch, so a resumed run draws exactly alike
         order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
         for index, layer in enumerate(self.layers):
-            layer.set_rng(np.random.default_rng([seed, epoch, index + 1]))
-        augment_rng = np.random.default_rng([seed, epoch, 0])
+            if layer.uses_rng:  # building a seeded Generator costs tens of microseconds: only where needed
+                layer.set_rng(np.random.default_rng([seed, epoch, index + 1]))
+        augment_rng = np.random.default_rng([seed, epoch, 0]) if augment is not None else None
         try:
             logs = self._train_epoch(X, y, order, batch_size, step, hooks, augment, augment_rng)
         except _NonFiniteLoss as error:

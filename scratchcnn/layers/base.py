@@ -35,6 +35,7 @@ class Layer:
     """
 
     sample_ndim = None  # rank of one sample without the batch axis, e.g. 3 for (C, H, W)
+    uses_rng = False    # True for layers whose training pass draws random numbers (the Network then seeds them)
 
     def __init__(self):
         self._unbatched = False

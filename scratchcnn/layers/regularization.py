@@ -28,6 +28,7 @@ class Dropout(Layer):
     """
 
     sample_ndim = None  # any rank; the input is always a batch
+    uses_rng = True
 
     def __init__(self, rate, seed=None):
         super().__init__()

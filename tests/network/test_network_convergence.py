@@ -1,11 +1,9 @@
 """The report's toy problems are learnt: 3-bit XOR, the 4-bit 3-class net, and a small CNN on bar images.
 
-The report's epochs and learning rates are kept as they are. Per-sample SGD makes the
-XOR and 4-bit runs slow (tens of seconds each on 2 cores), so the default suite runs one
-seed of each and the "most seeds" versions are marked slow (run with -m slow).
+The report's epochs and learning rates are kept as they are (per-sample SGD, thousands of
+epochs): each run takes seconds, three seeds each.
 """
 import numpy as np
-import pytest
 
 from scratchcnn import ConvLayer, Dense, Flatten, MultiClassDense, Network, PoolingLayer
 from scratchcnn.datasets.synthetic import four_bit_dataset, xor_dataset
@@ -37,21 +35,11 @@ def four_bit_accuracy(seed):
     return network.evaluate(X, y, categorical_crossentropy)[2]
 
 
-def test_xor_is_learnt():
-    assert xor_accuracy(0) == 1.0
-
-
-@pytest.mark.slow
 def test_xor_is_learnt_for_most_seeds():
     accuracies = {seed: xor_accuracy(seed) for seed in (0, 1, 2)}
     assert sum(accuracy == 1.0 for accuracy in accuracies.values()) >= 2, accuracies
 
 
-def test_four_bit_classes_are_learnt():
-    assert four_bit_accuracy(0) == 1.0
-
-
-@pytest.mark.slow
 def test_four_bit_classes_are_learnt_for_most_seeds():
     accuracies = {seed: four_bit_accuracy(seed) for seed in (0, 1, 2)}
     assert sum(accuracy == 1.0 for accuracy in accuracies.values()) >= 2, accuracies
