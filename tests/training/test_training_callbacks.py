@@ -6,11 +6,12 @@ import os
 from types import SimpleNamespace
 
 import numpy as np
+from training_helpers import blobs, classifier, same_weights
 import pytest
 
 import scratchcnn
 from scratchcnn import (Callback, CSVLogger, Dense, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
-                        MultiClassDense, Network, ReduceLROnPlateau, TerminateOnNaN)
+                        Network, ReduceLROnPlateau, TerminateOnNaN)
 from scratchcnn.losses import (bce_loss, bce_loss_derivative, categorical_crossentropy,
                                categorical_crossentropy_derivative, mse_loss_derivative)
 from scratchcnn.schedules import StepDecay
@@ -65,22 +66,6 @@ def drive(callback, values, monitor="val_loss", network=None):
 
 
 # -- tiny real problems ------------------------------------------------------------------
-def classifier():
-    """(N, 4) -> (N, 3) class probabilities."""
-    return Network([Dense(4, 6, activation="tanh"), MultiClassDense(6, 3)])
-
-
-def blobs(count=12, seed=0):
-    """(count, 4) float32 points and integer labels 0..2."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 3, size=count)
-    return (rng.normal(size=(count, 4)) + labels[:, None]).astype(np.float32), labels
-
-
-def same_weights(first, second):
-    return len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second))
-
-
 class FeedLogs(Callback):
     """Overwrites logs[key] with values[epoch]: lets a real run show the callbacks after it any sequence."""
 
