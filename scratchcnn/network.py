@@ -133,7 +133,11 @@ class Network:
         batch_size = check_int("batch_size", batch_size)
         X = self._prepare_inputs(X, "X", allow_unbatched=True)
         if X.ndim == self._sample_ndim():
-            return self.predict(X[None], batch_size)[0]
+            return self._predict_batches(X[None], batch_size)[0]
+        return self._predict_batches(X, batch_size)
+
+    def _predict_batches(self, X, batch_size):
+        """Outputs for an already checked batch X, batch_size samples at a time."""
         outputs = None
         for start in range(0, len(X), batch_size):
             out = self._forward_batch(X[start:start + batch_size], training=False)
@@ -147,7 +151,7 @@ class Network:
         if not callable(loss_fn):
             raise ValueError(f"Received a loss_fn that is not callable, expected e.g. categorical_crossentropy. "
                              f"Received: loss_fn={loss_fn!r}")
-        outputs = self.predict(self._prepare_inputs(X, "X"), batch_size=batch_size)
+        outputs = self._predict_batches(self._prepare_inputs(X, "X"), check_int("batch_size", batch_size))
         y = prepare_targets(y, outputs.shape[-1] if outputs.ndim > 1 else 1, len(outputs), self.dtype)
         return outputs, float(loss_fn(y, outputs)), metrics.accuracy(y, outputs)
 
@@ -359,9 +363,8 @@ class Network:
         sample_ndim = self._sample_ndim()
         if sample_ndim is None:  # only rank-agnostic layers (Dropout, BatchNorm, ...): any batched input
             sample_ndim = X.ndim - 1
-        if allow_unbatched and X.ndim == sample_ndim:
-            self.output_shapes(X.shape)
-            return X
+        if allow_unbatched and X.ndim == sample_ndim:  # one sample: check it as a batch of one
+            return self._prepare_inputs(X[None], name)[0]
         if X.ndim != sample_ndim + 1:
             raise ValueError(
                 f"Received {name} of shape {tuple(X.shape)}, expected a batch of rank {sample_ndim + 1}: "
