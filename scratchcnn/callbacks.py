@@ -112,7 +112,8 @@ class ProgressBar(Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start
         if self._bar is not None:
-            self._bar.set_postfix_str(_format_logs(logs or {}).replace("Val ", "val_"), refresh=True)
+            shown = ("loss", "accuracy", "val_loss", "val_accuracy")
+            self._bar.set_postfix({k: f"{logs[k]:.4f}" for k in shown if k in (logs or {})}, refresh=True)
             self._bar.close()
             self._bar = None
         elif self.verbose == 2:

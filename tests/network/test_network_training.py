@@ -204,7 +204,7 @@ def test_verbose_1_shows_a_progress_bar_with_epoch_and_loss(capsys):
     assert "\r" in text  # tqdm redraws its bar in place
     for epoch in range(2):
         assert f"Epoch {epoch + 1}/2" in text
-        assert f"Loss: {history.history['loss'][epoch]:.4f}" in text
+        assert f"loss={history.history['loss'][epoch]:.4f}" in text
 
 
 @pytest.mark.parametrize("verbose", [3, -1, "1", None])
