@@ -39,7 +39,7 @@ def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=No
     network.save_model(model_path)
     test_outputs, test_loss, test_accuracy = network.evaluate(data.test_x, data.test_y, loss_fn)
     report_path, report_text = write_report(out_dir, data, test_outputs)
-    pictures = write_pictures(out_dir, history, network, data, test_outputs, print_fn)
+    pictures = write_pictures(out_dir, history, data, test_outputs, print_fn)
     results = {"experiment": name, "test_accuracy": test_accuracy, "test_loss": test_loss,
                "train_seconds": round(seconds, 1), "epochs": len(history.epoch), "seed": seed,
                "train_samples": int(len(data.train_x)), "test_samples": int(len(data.test_x)),

@@ -5,7 +5,7 @@ import os
 from .. import metrics
 
 
-def write_pictures(out_dir, history, network, data, test_outputs, print_fn=print):
+def write_pictures(out_dir, history, data, test_outputs, print_fn=print):
     """curves.png, confusion.png, samples.png (test predictions) and training_samples.png; skipped without matplotlib."""
     try:
         from .. import plotting

@@ -168,15 +168,20 @@ def test_successful_save_leaves_only_the_model_file(tmp_path):
 RESUME = dict(log_file=None, batch_size=3, optimizer="adam", shuffle=True, seed=13, verbose=0)
 
 
-def test_resumed_adam_training_equals_uninterrupted_training(tmp_path):
+def _uninterrupted_and_first_half(tmp_path):
+    """(data, a network trained 4 epochs, the path of one trained 2 epochs with the same seed)."""
     X, labels = images(count=12, seed=4)
     uninterrupted = small_cnn()
     uninterrupted.train(X, labels, 4, 0.01, *CCE, **RESUME)
-
     first_half = small_cnn()
     first_half.train(X, labels, 2, 0.01, *CCE, **RESUME)
     first_half.save_model(str(tmp_path / "half.model"))
-    resumed = Network().load_model(str(tmp_path / "half.model"))
+    return X, labels, uninterrupted, str(tmp_path / "half.model")
+
+
+def test_resumed_adam_training_equals_uninterrupted_training(tmp_path):
+    X, labels, uninterrupted, half = _uninterrupted_and_first_half(tmp_path)
+    resumed = Network().load_model(half)
     history = resumed.train(X, labels, 4, 0.01, *CCE, initial_epoch=2, **RESUME)
 
     assert history.epoch == [2, 3]
@@ -185,14 +190,8 @@ def test_resumed_adam_training_equals_uninterrupted_training(tmp_path):
 
 def test_resuming_without_the_saved_optimizer_state_gives_a_different_result(tmp_path):
     """The control for the test above: Adam's moments matter, so they really were restored."""
-    X, labels = images(count=12, seed=4)
-    uninterrupted = small_cnn()
-    uninterrupted.train(X, labels, 4, 0.01, *CCE, **RESUME)
-    first_half = small_cnn()
-    first_half.train(X, labels, 2, 0.01, *CCE, **RESUME)
-    first_half.save_model(str(tmp_path / "half.model"))
-
-    restarted = scratchcnn.load_model(str(tmp_path / "half.model"))
+    X, labels, uninterrupted, half = _uninterrupted_and_first_half(tmp_path)
+    restarted = scratchcnn.load_model(half)
     options = dict(RESUME, optimizer=Adam(restarted.parameters(), lr=0.01))  # fresh moments, step count 0
     restarted.train(X, labels, 4, 0.01, *CCE, initial_epoch=2, **options)
     assert not same_weights(weights(restarted), weights(uninterrupted))
