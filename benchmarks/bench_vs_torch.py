@@ -30,6 +30,7 @@ import tracemalloc
 import numpy as np
 from threadpoolctl import threadpool_info
 
+import scratchcnn
 from scratchcnn import losses, zoo
 from scratchcnn.experiments.recipes import RECIPES
 from scratchcnn.layers import ConvLayer, Dense, Flatten, PoolingLayer
@@ -83,6 +84,7 @@ def machine_info():
         "blas": {key: blas.get(key) for key in ("internal_api", "version", "architecture", "num_threads",
                                                 "threading_layer")},
         "blas_library": os.path.basename(blas.get("filepath", "?")),
+        "scratchcnn_threads": scratchcnn.get_num_threads(),
         "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
         "torch_mkldnn": torch.backends.mkldnn.is_available(), "torch_mkl": torch.backends.mkl.is_available(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
@@ -103,6 +105,8 @@ def print_machine(info):
     print(f"Python {info['python']}, NumPy {info['numpy']}, torch {info['torch']}")
     print(f"NumPy BLAS: {blas['internal_api']} {blas['version']} ({info['blas_library']}), kernel "
           f"{blas['architecture']}, {blas['num_threads']} threads ({blas['threading_layer']})")
+    print(f"scratchcnn: {info['scratchcnn_threads']} threads (a batch is split into one shard per thread, BLAS held to "
+          "one thread inside each; see scratchcnn/parallel.py)")
     print(f"torch: {info['torch_threads']} intra-op threads (set to the BLAS threads), "
           f"{info['torch_interop_threads']} inter-op; mkldnn={info['torch_mkldnn']}, mkl={info['torch_mkl']}")
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):

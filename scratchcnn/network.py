@@ -1,11 +1,13 @@
 """Network: the report's sequential model, trained with mini-batches, optimisers and callbacks."""
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
-from . import losses, metrics, optimizers
+from . import losses, metrics, optimizers, parallel
+from .sharded import ShardedLayers, run_backward, run_forward
 from .backend import xp
 from .callbacks import Callback, History, LogFile, ModelCheckpoint, ProgressBar
 from .initializers import as_generator, as_seed
@@ -115,18 +117,10 @@ class Network:
     # The training loop and predict check their input once, at the edge, then call the
     # layers' batch methods directly: per-sample SGD runs thousands of steps a second.
     def _forward_batch(self, x, training):
-        for layer in self.layers:
-            x = layer._forward(x, training)
-        return x
+        return run_forward(self.layers, x, training)
 
     def _backward_batch(self, grad_output, from_logits=False):
-        layers = self.layers
-        if from_logits:
-            grad_output = layers[-1].backward_preactivation(grad_output)
-            layers = layers[:-1]
-        for layer in reversed(layers):
-            grad_output = layer._backward(grad_output)
-        return grad_output
+        return run_backward(self.layers, grad_output, from_logits)
 
     def predict(self, X, batch_size=256):
         """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X."""
@@ -137,13 +131,21 @@ class Network:
         return self._predict_batches(X, batch_size)
 
     def _predict_batches(self, X, batch_size):
-        """Outputs for an already checked batch X, batch_size samples at a time."""
-        outputs = None
+        """Outputs for an already checked batch X, batch_size samples at a time.
+
+        Samples are independent at inference, so each batch is split into one shard per
+        thread (see parallel.py) and the shards run concurrently.
+        """
+        outputs = xp.empty((len(X), *self.output_shapes(X.shape[1:])[-1][1]), dtype=self.dtype)
+        sample_values = math.prod(X.shape[1:])
+
         for start in range(0, len(X), batch_size):
-            out = self._forward_batch(X[start:start + batch_size], training=False)
-            if outputs is None:
-                outputs = xp.empty((len(X), *out.shape[1:]), dtype=out.dtype)
-            outputs[start:start + len(out)] = out
+            batch = X[start:start + batch_size]
+
+            def run_shard(shard, lo, hi, batch=batch, start=start):
+                outputs[start + lo:start + hi] = self._forward_batch(batch[lo:hi], training=False)
+
+            parallel.map_shards(run_shard, parallel.shard_bounds(len(batch), sample_values))
         return outputs
 
     def evaluate(self, X, y, loss_fn, batch_size=256):
@@ -195,6 +197,7 @@ class Network:
                      losses.fused_gradient(loss_fn, loss_fn_derivative, getattr(self.layers[-1], "activation", None)))
         self.stop_training, self.stop_reason, self.trained = False, None, True
         self._set_first_layer_input_grad(False)
+        step.shards = self._training_shards(X.shape[1:], batch_size)
         try:
             for hook in hooks:
                 hook.on_train_begin({})
@@ -255,14 +258,15 @@ class Network:
             x_batch, y_batch = X[index], y[index]
             if augment is not None:
                 x_batch = augment(x_batch, augment_rng)
-            out = self._forward_batch(x_batch, training=True)
+            bounds = step.shards.bounds(x_batch)  # the rows of each thread (sharded.py); one shard for small batches
+            out = step.shards.forward(x_batch, bounds)
             loss = float(step.loss_fn(y_batch, out))
             if not np.isfinite(loss):
                 raise _NonFiniteLoss(batch, loss)
             if step.output_gradient is not None:
-                self._backward_batch(step.output_gradient(y_batch, out), from_logits=True)
+                step.shards.backward(step.output_gradient(y_batch, out), bounds, from_logits=True)
             else:
-                self._backward_batch(step.loss_fn_derivative(y_batch, out))
+                step.shards.backward(step.loss_fn_derivative(y_batch, out), bounds)
             self.optimizer.step()
             total_loss += loss * len(index)
             total_correct += metrics.count_correct(y_batch, out)
@@ -434,6 +438,14 @@ class Network:
         if loss_fn is losses.bce_loss and (y.min() < 0 or y.max() > 1):
             raise ValueError("Received labels outside [0, 1] for bce_loss, expected 0-1 targets.")
 
+    def _training_shards(self, sample_shape, batch_size):
+        """The layers once per thread that will share a training batch (only the layers themselves if none will)."""
+        threads = parallel.get_num_threads()
+        if batch_size < 2 * parallel.MIN_SHARD_SAMPLES or not ShardedLayers.can_split(self.layers):
+            threads = 1
+        input_shapes = [shape_in for shape_in, _ in self.output_shapes(sample_shape)]
+        return ShardedLayers(self.layers, input_shapes, threads)
+
     def _set_first_layer_input_grad(self, needed):
         if self.layers:
             self.layers[0].need_input_grad = needed
@@ -464,6 +476,7 @@ class _Step:
     loss_fn: Callable
     loss_fn_derivative: Callable
     output_gradient: Optional[Callable]
+    shards: Optional[ShardedLayers] = None  # the layers once per thread (set by train)
 
 
 class _NonFiniteLoss(Exception):

@@ -1,14 +1,16 @@
 """Element-wise activations and softmax, each forward beside its backward.
 
 Every forward returns (out, cache); every backward takes (grad_out, cache) and
-returns the gradient with respect to the forward's input.
+returns the gradient with respect to the forward's input. A forward called with
+inplace=True may write its result over z (the caller no longer needs z); those
+that need z for their backward ignore the permission.
 """
 from ..backend import xp
 
 LEAKY_SLOPE = 0.01  # PyTorch's default negative_slope
 
 
-def linear_forward(z):
+def linear_forward(z, inplace=False):
     return z, None
 
 
@@ -16,8 +18,8 @@ def linear_backward(grad_out, cache):
     return grad_out
 
 
-def relu_forward(z):
-    a = xp.maximum(z, 0)
+def relu_forward(z, inplace=False):
+    a = xp.maximum(z, 0, out=z if inplace else None)
     return a, a
 
 
@@ -25,7 +27,7 @@ def relu_backward(grad_out, a):
     return grad_out * (a > 0)
 
 
-def leakyrelu_forward(z):
+def leakyrelu_forward(z, inplace=False):
     return xp.where(z > 0, z, z * LEAKY_SLOPE), z
 
 
@@ -39,7 +41,7 @@ def sigmoid(z):
     return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def sigmoid_forward(z):
+def sigmoid_forward(z, inplace=False):
     s = sigmoid(z)
     return s, s
 
@@ -48,8 +50,8 @@ def sigmoid_backward(grad_out, s):
     return grad_out * s * (1 - s)
 
 
-def tanh_forward(z):
-    t = xp.tanh(z)
+def tanh_forward(z, inplace=False):
+    t = xp.tanh(z, out=z if inplace else None)
     return t, t
 
 
@@ -63,7 +65,7 @@ def softmax(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def softmax_forward(z):
+def softmax_forward(z, inplace=False):
     p = softmax(z)
     return p, p
 

@@ -37,15 +37,22 @@ def maxpool2d_backward(grad_out, cache):
     Ties go to the first maximum in row-major window order, as in PyTorch.
     """
     x_nhwc, out, size, stride = cache
+    n, h, w, c = x_nhwc.shape
+    oh, ow = out.shape[1:3]
     g = xp.ascontiguousarray(grad_out.transpose(0, 2, 3, 1))       # N,OH,OW,C; one copy if it came channels-first
-    dx = xp.zeros(x_nhwc.shape, dtype=grad_out.dtype)
-    unclaimed = xp.ones(out.shape, dtype=bool)                     # windows whose arg-max is still to find
+    tiled = stride == size and h == oh * size and w == ow * size    # every input pixel in exactly one window
+    dx = (xp.empty if tiled else xp.zeros)(x_nhwc.shape, dtype=grad_out.dtype)
+    unclaimed = xp.empty(out.shape, dtype=bool)                    # windows whose arg-max is still to find
     winner = xp.empty(out.shape, dtype=bool)
     # Plain element-wise passes with out= buffers: where/copyto with masks are several times slower.
-    for index in _offset_views(x_nhwc, size, stride):
+    for offset, index in enumerate(_offset_views(x_nhwc, size, stride)):
         xp.equal(x_nhwc[index], out, out=winner)
-        winner &= unclaimed
-        unclaimed ^= winner
+        if offset == 0:
+            xp.logical_not(winner, out=unclaimed)
+        else:
+            winner &= unclaimed
+            if offset < size * size - 1:
+                unclaimed ^= winner
         if stride < size:  # overlapping windows share input pixels: accumulate
             dx[index] += g * winner
         else:

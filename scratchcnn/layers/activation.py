@@ -11,6 +11,7 @@ class Activation(ActivatedLayer):
     """
 
     sample_ndim = None
+    owns_preactivation = False  # its "pre-activation" is the input itself, which the layer before may still hold
 
     def __init__(self, name):
         super().__init__(name)
@@ -21,7 +22,7 @@ class Activation(ActivatedLayer):
             raise self._shape_error(input_shape, "(F,) in a batch (N, F): softmax runs over the last axis of 2-D input")
         return input_shape
 
-    def _linear_forward(self, x):
+    def _linear_forward(self, x, training):
         return x
 
     def _linear_backward(self, grad_z):

@@ -1,4 +1,6 @@
 """The layer contract every scratchcnn layer follows, and the Parameter it owns."""
+import copy
+
 import numpy as np
 
 from ..backend import xp
@@ -36,6 +38,9 @@ class Layer:
 
     sample_ndim = None  # rank of one sample without the batch axis, e.g. 3 for (C, H, W)
     uses_rng = False    # True for layers whose training pass draws random numbers (the Network then seeds them)
+    # True when a training forward/backward treats each sample on its own, so a batch may be split across
+    # threads (see parallel.py); False for layers mixing samples, as BatchNorm's batch statistics do.
+    trains_per_sample = True
 
     def __init__(self):
         self._unbatched = False
@@ -91,6 +96,19 @@ class Layer:
     def set_rng(self, rng):
         """Give the layer the generator its training-time randomness (e.g. dropout masks) draws from."""
 
+    def draw_noise(self, input_shape):
+        """Layers with uses_rng: draw ahead (from their generator) the random numbers a training forward on a
+        batch of input_shape would draw; the Network slices them for the threads of a split batch."""
+        raise NotImplementedError(f"{self.name} draws random numbers but does not implement draw_noise")
+
+    def replica(self):
+        """A twin for another thread: it shares the parameter values, and has its own gradients and caches."""
+        twin = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                setattr(twin, name, Parameter(value.value, value.name))
+        return twin
+
     def astype(self, dtype):
         """Cast every parameter (value and grad) to dtype, e.g. float64 for gradient checks; returns self."""
         for param in self.parameters():
@@ -124,10 +142,12 @@ class Layer:
 class ActivatedLayer(Layer):
     """A layer computing activation(linear(x)); the activation's backward runs before the linear one.
 
-    Subclasses implement `_linear_forward(x)` and `_linear_backward(grad_z)`.
+    Subclasses implement `_linear_forward(x, training)` and `_linear_backward(grad_z)`.
     `backward_preactivation(grad_z)` skips the activation, for the fused
     softmax/sigmoid + cross-entropy gradient (p - y) / N.
     """
+
+    owns_preactivation = True  # _linear_forward returns a fresh array, so the activation may overwrite it
 
     def __init__(self, activation):
         super().__init__()
@@ -135,8 +155,8 @@ class ActivatedLayer(Layer):
         self._activation_cache = None
 
     def _forward(self, x, training):
-        z = self._linear_forward(x)
-        out, self._activation_cache = ACTIVATIONS[self.activation][0](z)
+        z = self._linear_forward(x, training)
+        out, self._activation_cache = ACTIVATIONS[self.activation][0](z, inplace=self.owns_preactivation)
         return out
 
     def _backward(self, grad_output):

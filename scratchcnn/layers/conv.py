@@ -1,6 +1,7 @@
 """ConvLayer: 2-D convolution with a fused activation (ReLU by default, as in the report)."""
 from .. import initializers
 from ..functional import conv2d_backward, conv2d_forward, output_size
+from ..functional.workspace import Workspace
 from ..inputs import check_int
 from .base import ActivatedLayer, Parameter
 
@@ -26,6 +27,9 @@ class ConvLayer(ActivatedLayer):
         self.bias = Parameter(initializers.zeros((self.num_filters,)), "bias")
         self.reset_parameters()
         self._cache = None
+        # The im2col matrices, reused from step to step; inference has its own, so a predict() between a
+        # training forward and its backward leaves the cached matrix alone.
+        self._workspaces = {True: Workspace(), False: Workspace()}
 
     def reset_parameters(self, rng=None):
         rng = initializers.as_generator(rng)
@@ -46,8 +50,9 @@ class ConvLayer(ActivatedLayer):
             raise self._shape_error(input_shape, f"H and W of at least {k - 2 * p} for filter_size={k}, padding={p}")
         return (self.num_filters, output_size(height, k, s, p), output_size(width, k, s, p))
 
-    def _linear_forward(self, x):
-        z, self._cache = conv2d_forward(x, self.weight.value, self.bias.value, self.stride, self.padding)
+    def _linear_forward(self, x, training):
+        z, self._cache = conv2d_forward(x, self.weight.value, self.bias.value, self.stride, self.padding,
+                                       self._workspaces[bool(training)])
         return z
 
     def _linear_backward(self, grad_z):

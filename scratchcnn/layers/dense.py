@@ -32,7 +32,7 @@ class Dense(ActivatedLayer):
             raise self._shape_error(input_shape, f"({self.input_dim},) (input_dim={self.input_dim})")
         return (self.output_dim,)
 
-    def _linear_forward(self, x):
+    def _linear_forward(self, x, training):
         z, self._cache = linear_forward(x, self.weight.value, self.bias.value)
         return z
 

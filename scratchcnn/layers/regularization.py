@@ -40,9 +40,15 @@ class Dropout(Layer):
         self.seed = _check_seed(seed)
         self.rng = np.random.default_rng(self.seed)
         self._mask = None
+        self.noise = None  # draws made ahead by draw_noise, for the next training forward
 
     def set_rng(self, rng):
         self.rng = rng
+
+    def draw_noise(self, input_shape):
+        """The uniform draws a training forward on a batch of input_shape makes (the Network draws a whole
+        batch's ahead, then hands each thread its rows, so a split batch is masked exactly as an unsplit one)."""
+        return self.rng.random(input_shape)
 
     def output_shape(self, input_shape):
         return tuple(input_shape)
@@ -51,7 +57,8 @@ class Dropout(Layer):
         if not training:
             self._mask = None
             return x
-        out, self._mask = dropout_forward(x, self.rate, self.rng)
+        noise, self.noise = self.noise, None
+        out, self._mask = dropout_forward(x, self.rate, self.rng, noise)
         return out
 
     def _backward(self, grad_output):
@@ -73,6 +80,7 @@ class BatchNorm(Layer):
     """
 
     sample_ndim = None  # (N, F) or (N, C, H, W); the input is always a batch
+    trains_per_sample = False  # batch statistics mix the samples: a training batch is never split
 
     def __init__(self, num_features, momentum=0.1, eps=1e-5):
         super().__init__()

@@ -205,7 +205,7 @@ def outcome(path):
         network = scratchcnn.load_model(str(path))
     except ModelFileError:
         return "refused"
-    shape = tuple(network.metadata.get("input_shape", INPUT_SHAPE))
+    shape = tuple(network.metadata.get("input_shape") or INPUT_SHAPE)  # null: the file records no shape
     X = np.random.default_rng(0).normal(size=(2, *shape)).astype(np.float32)
     predictions = network.predict(X)
     assert predictions.shape == (2, NUM_CLASSES), predictions.shape

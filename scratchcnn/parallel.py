@@ -1,0 +1,89 @@
+"""Using every core: a batch split into one shard per thread.
+
+NumPy's BLAS matmuls use several cores, but its element-wise loops and copies
+(im2col, pooling, activations) run on one. Splitting a batch into one shard per
+thread, with BLAS held to a single thread inside each, keeps every core busy with
+all of the work. NumPy releases the GIL inside those loops, so Python threads are
+enough. Only work whose samples are independent is sharded: inference, and the
+forward and backward passes of a training step whose layers treat every sample
+on its own (the loss, the gradient sum and the update stay on one thread).
+
+The thread count follows the BLAS library's (so OPENBLAS_NUM_THREADS=1 means one
+core for scratchcnn too); `set_num_threads(n)` overrides it.
+"""
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from threadpoolctl import ThreadpoolController
+
+from .inputs import check_int
+
+MIN_SHARD_SAMPLES = 16      # fewer samples per thread than this: the hand-off costs more than it saves
+MIN_SHARD_VALUES = 1 << 12  # ... or fewer input values per thread than this (tiny dense nets)
+
+_lock = threading.Lock()
+_controller = None
+_num_threads = None
+_pool = None
+
+
+def _blas():
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller
+
+
+def get_num_threads():
+    """Threads scratchcnn spreads inference over: set_num_threads's value, else the BLAS library's thread count."""
+    if _num_threads is not None:
+        return _num_threads
+    counts = [entry["num_threads"] for entry in _blas().info() if entry["user_api"] == "blas"]
+    return max(1, min(counts)) if counts else 1
+
+
+def set_num_threads(num_threads):
+    """Use `num_threads` threads (1 = everything on the calling thread); None goes back to the default."""
+    global _num_threads
+    _num_threads = None if num_threads is None else check_int("num_threads", num_threads)
+
+
+def shard_bounds(num_samples, sample_values, num_threads=None):
+    """[(start, stop), ...]: num_samples split into up to num_threads nearly equal contiguous shards.
+
+    One shard when the work is too small to be worth a thread: each shard keeps at least
+    MIN_SHARD_SAMPLES samples and MIN_SHARD_VALUES input values (sample_values per sample).
+    """
+    threads = get_num_threads() if num_threads is None else num_threads
+    by_samples = num_samples // MIN_SHARD_SAMPLES
+    by_values = (num_samples * sample_values) // MIN_SHARD_VALUES
+    count = max(1, min(threads, by_samples, by_values))
+    edges = [num_samples * i // count for i in range(count + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def map_shards(fn, bounds):
+    """[fn(shard, start, stop) for each shard], the first on this thread and the others on worker threads.
+
+    While shards run concurrently, BLAS is held to one thread so the cores are not oversubscribed.
+    """
+    if len(bounds) == 1:
+        return [fn(0, *bounds[0])]
+    pool = _worker_pool(len(bounds) - 1)
+    with _blas().limit(limits=1, user_api="blas"):
+        futures = [pool.submit(fn, shard, start, stop) for shard, (start, stop) in enumerate(bounds) if shard]
+        try:
+            first = fn(0, *bounds[0])
+        finally:
+            wait(futures)  # even if this thread's shard failed: no worker outlives the BLAS limit
+        return [first] + [future.result() for future in futures]
+
+
+def _worker_pool(workers):
+    global _pool
+    with _lock:
+        if _pool is None or _pool._max_workers < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scratchcnn")
+        return _pool

@@ -1,0 +1,79 @@
+"""A training step split across threads: each thread runs the forward and backward passes on its rows.
+
+The step itself is unchanged: the outputs of the shards are joined, the loss and its
+gradient are computed on the whole batch on one thread, each shard back-propagates
+its rows, and the parameter gradients of the shards are summed. So the weights move
+as in an unsplit step, up to the rounding of that sum. Dropout's random numbers are
+drawn for the whole batch before the split, so its masks do not depend on the
+number of threads. A network with a layer that mixes samples (BatchNorm) is never split.
+"""
+from . import parallel
+from .backend import xp
+
+
+def run_forward(layers, x, training):
+    for layer in layers:
+        x = layer._forward(x, training)
+    return x
+
+
+def run_backward(layers, grad_output, from_logits=False):
+    """Back-propagate through layers; with from_logits, grad_output is with respect to the last pre-activation."""
+    if from_logits:
+        grad_output = layers[-1].backward_preactivation(grad_output)
+        layers = layers[:-1]
+    for layer in reversed(layers):
+        grad_output = layer._backward(grad_output)
+    return grad_output
+
+
+class ShardedLayers:
+    """The network's layers once per thread: shard 0 runs the layers themselves, the others replicas of them."""
+
+    def __init__(self, layers, input_shapes, num_threads):
+        """input_shapes: the per-sample input shape of every layer (for drawing dropout's numbers ahead)."""
+        self.layers = layers
+        self.input_shapes = input_shapes
+        self.shards = [layers] + [[layer.replica() for layer in layers] for _ in range(num_threads - 1)]
+
+    @staticmethod
+    def can_split(layers):
+        return all(layer.trains_per_sample for layer in layers)
+
+    def bounds(self, x):
+        """[(start, stop)] of the rows each shard takes of the batch x: one shard when it is not worth splitting."""
+        if len(self.shards) == 1:
+            return [(0, len(x))]
+        return parallel.shard_bounds(len(x), x[0].size, len(self.shards))
+
+    def forward(self, x, bounds):
+        """Training forward of the batch x, rows bounds[k] on shard k; returns the joined outputs."""
+        if len(bounds) == 1:
+            return run_forward(self.layers, x, True)
+        shards = self.shards[:len(bounds)]
+        for replica in shards[1:]:  # the values are shared; set_weights or astype may have replaced them
+            for own, twin in zip(_parameters(self.layers), _parameters(replica)):
+                twin.value = own.value
+        for index, layer in enumerate(self.layers):
+            if layer.uses_rng:
+                noise = layer.draw_noise((len(x), *self.input_shapes[index]))
+                for shard, (start, stop) in zip(shards, bounds):
+                    shard[index].noise = noise[start:stop]
+        outputs = parallel.map_shards(lambda shard, start, stop: run_forward(shards[shard], x[start:stop], True), bounds)
+        return xp.concatenate(outputs)
+
+    def backward(self, grad_output, bounds, from_logits=False):
+        """Each shard back-propagates its rows; the layers' parameter gradients become the sum over the shards."""
+        if len(bounds) == 1:
+            run_backward(self.layers, grad_output, from_logits)
+            return
+        shards = self.shards[:len(bounds)]
+        parallel.map_shards(
+            lambda shard, start, stop: run_backward(shards[shard], grad_output[start:stop], from_logits), bounds)
+        for replica in shards[1:]:
+            for own, twin in zip(_parameters(self.layers), _parameters(replica)):
+                own.grad = own.grad + twin.grad
+
+
+def _parameters(layers):
+    return [param for layer in layers for param in layer.parameters()]

@@ -1,0 +1,48 @@
+"""Workspace: scratch arrays reused from call to call, growing when needed, one set per thread."""
+import threading
+
+import numpy as np
+
+from scratchcnn.functional.workspace import Workspace
+
+
+def test_the_same_request_gets_the_same_memory_and_a_smaller_one_reuses_it():
+    workspace = Workspace()
+    a = workspace.get("cols", (64, 300), np.float32)
+    assert a.shape == (64, 300) and a.dtype == np.float32
+    b = workspace.get("cols", (64, 300), np.float32)
+    assert np.shares_memory(a, b)
+    smaller = workspace.get("cols", (10, 300), np.float32)  # e.g. the last, smaller batch of an epoch
+    assert smaller.shape == (10, 300) and np.shares_memory(a, smaller)
+
+
+def test_a_larger_request_or_another_dtype_gets_new_memory():
+    workspace = Workspace()
+    a = workspace.get("cols", (8, 8), np.float32)
+    larger = workspace.get("cols", (16, 8), np.float32)
+    assert larger.shape == (16, 8) and not np.shares_memory(a, larger)
+    wide = workspace.get("cols", (16, 8), np.float64)
+    assert wide.dtype == np.float64 and not np.shares_memory(larger, wide)
+
+
+def test_names_do_not_share_memory():
+    workspace = Workspace()
+    assert not np.shares_memory(workspace.get("cols", (4, 4), np.float32), workspace.get("dcols", (4, 4), np.float32))
+
+
+def test_each_thread_has_its_own_buffers():
+    workspace = Workspace()
+    mine = workspace.get("cols", (32, 32), np.float32)
+    theirs = []
+    thread = threading.Thread(target=lambda: theirs.append(workspace.get("cols", (32, 32), np.float32)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(mine, theirs[0])
+    assert np.shares_memory(mine, workspace.get("cols", (32, 32), np.float32))
+
+
+def test_clear_drops_the_buffers():
+    workspace = Workspace()
+    a = workspace.get("cols", (4, 4), np.float32)
+    workspace.clear()
+    assert not np.shares_memory(a, workspace.get("cols", (4, 4), np.float32))

@@ -1,0 +1,118 @@
+"""Batches split across threads: predict and training give the unsplit results (up to float rounding)."""
+import numpy as np
+import pytest
+
+from scratchcnn import (BatchNorm, ConvLayer, Dense, Dropout, Flatten, MultiClassDense, Network, PoolingLayer,
+                        losses, parallel)
+
+CCE = (losses.categorical_crossentropy, losses.categorical_crossentropy_derivative)
+
+
+@pytest.fixture(autouse=True)
+def default_threads():
+    yield
+    parallel.set_num_threads(None)
+
+
+@pytest.fixture
+def split_sizes(monkeypatch):
+    """Record the number of shards of every map_shards call."""
+    sizes = []
+    original = parallel.map_shards
+
+    def recording(fn, bounds):
+        sizes.append(len(bounds))
+        return original(fn, bounds)
+
+    monkeypatch.setattr(parallel, "map_shards", recording)
+    return sizes
+
+
+def convnet(dropout=0.0, batchnorm=False):
+    layers = [ConvLayer(3, 1, 8, padding=1), PoolingLayer(), Flatten()]
+    if batchnorm:
+        layers.append(BatchNorm(8 * 6 * 6))
+    if dropout:
+        layers.append(Dropout(dropout))
+    layers += [Dense(8 * 6 * 6, 16), MultiClassDense(16, 4)]
+    return Network(layers)
+
+
+def data(n=160, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, 1, 12, 12), dtype=np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, n)]
+    return X, y
+
+
+def train(network, threads, epochs=2, batch_size=64, **options):
+    parallel.set_num_threads(threads)
+    X, y = data()
+    history = network.train(X, y, epochs, 0.05, *CCE, log_file=None, batch_size=batch_size, verbose=0, seed=3,
+                            **options)
+    return history, network.get_weights()
+
+
+def test_predict_split_across_two_threads_equals_one_thread(split_sizes):
+    network = convnet().initialize(0)
+    X, _ = data(300)
+    parallel.set_num_threads(1)
+    alone = network.predict(X, batch_size=256)
+    parallel.set_num_threads(2)
+    split = network.predict(X, batch_size=256)
+    assert 2 in split_sizes  # the 256-sample batch really was split
+    np.testing.assert_allclose(split, alone, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.4])
+def test_training_split_across_two_threads_follows_the_unsplit_run(split_sizes, dropout):
+    history_1, weights_1 = train(convnet(dropout), threads=1)
+    assert set(split_sizes) <= {1}
+    history_2, weights_2 = train(convnet(dropout), threads=2)
+    assert 2 in split_sizes  # batches of 64 ran as two shards of 32
+    # Same dropout masks and the same steps: only the rounding of the shard gradients' sum differs.
+    np.testing.assert_allclose(history_2.history["loss"], history_1.history["loss"], rtol=1e-4)
+    for split, alone in zip(weights_2, weights_1):
+        np.testing.assert_allclose(split, alone, rtol=1e-3, atol=1e-5)
+
+
+def test_training_split_across_threads_is_reproducible():
+    _, first = train(convnet(0.4), threads=2)
+    _, second = train(convnet(0.4), threads=2)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_a_network_with_batchnorm_is_never_split(split_sizes):
+    _, weights_1 = train(convnet(batchnorm=True), threads=1)
+    _, weights_2 = train(convnet(batchnorm=True), threads=2)
+    assert split_sizes == []  # no step went through map_shards
+    assert all(np.array_equal(a, b) for a, b in zip(weights_1, weights_2))
+
+
+def test_per_sample_training_is_never_split(split_sizes):
+    _, weights_1 = train(convnet(), threads=1, epochs=1, batch_size=1)
+    _, weights_2 = train(convnet(), threads=2, epochs=1, batch_size=1)
+    assert split_sizes == []
+    assert all(np.array_equal(a, b) for a, b in zip(weights_1, weights_2))
+
+
+def test_weights_replaced_between_runs_reach_every_thread():
+    """set_weights binds new arrays; the next split step must use them, not the replicas' old ones."""
+    results = []
+    for threads in (1, 2):
+        network = convnet().initialize(0)
+        train(network, threads, epochs=1)
+        network.set_weights([w * 0.5 for w in network.get_weights()])
+        results.append(train(network, threads, epochs=1)[1])
+    for split, alone in zip(results[1], results[0]):
+        np.testing.assert_allclose(split, alone, rtol=1e-3, atol=1e-5)
+
+
+def test_a_replica_shares_the_parameter_values_and_keeps_its_own_gradients():
+    layer = Dense(5, 3).astype(np.float32)
+    twin = layer.replica()
+    assert twin.weight is not layer.weight and twin.weight.value is layer.weight.value
+    before = layer.weight.grad.copy()
+    twin.forward(np.ones((4, 5), np.float32), training=True)
+    twin.backward(np.ones((4, 3), np.float32))
+    assert np.array_equal(layer.weight.grad, before) and not np.array_equal(twin.weight.grad, before)
