@@ -31,15 +31,16 @@ def extract_windows(x, kernel_size, stride):
     )
 
 
-def fold_windows(offset_values, height, width, stride):
+def fold_windows(offset_values, height, width, stride, out=None):
     """Adjoint of extract_windows: sum per-offset values (k, k, N, OH, OW, C) back into (N, H, W, C).
 
     Offset-major input makes each of the k*k strided adds read one contiguous
     block, and overlapping windows accumulate correctly; no Python loop runs over
-    samples or pixels.
+    samples or pixels. With `out` (N, H, W, C) the sums are added to it in place.
     """
     k, _, n, oh, ow, c = offset_values.shape
-    out = xp.zeros((n, height, width, c), dtype=offset_values.dtype)
+    if out is None:
+        out = xp.zeros((n, height, width, c), dtype=offset_values.dtype)
     for i in range(k):
         rows = slice(i, i + stride * (oh - 1) + 1, stride)
         for j in range(k):
