@@ -440,9 +440,7 @@ class Network:
 
     def _training_shards(self, sample_shape, batch_size):
         """The layers once per thread that will share a training batch (only the layers themselves if none will)."""
-        threads = parallel.get_num_threads()
-        if batch_size < 2 * parallel.MIN_SHARD_SAMPLES or not ShardedLayers.can_split(self.layers):
-            threads = 1
+        threads = parallel.get_num_threads() if batch_size >= 2 * parallel.MIN_SHARD_SAMPLES else 1
         input_shapes = [shape_in for shape_in, _ in self.output_shapes(sample_shape)]
         return ShardedLayers(self.layers, input_shapes, threads)
 

@@ -4,9 +4,12 @@ The step itself is unchanged: the outputs of the shards are joined, the loss and
 gradient are computed on the whole batch on one thread, each shard back-propagates
 its rows, and the parameter gradients of the shards are summed. So the weights move
 as in an unsplit step, up to the rounding of that sum. Dropout's random numbers are
-drawn for the whole batch before the split, so its masks do not depend on the
-number of threads. A network with a layer that mixes samples (BatchNorm) is never split.
+drawn for the whole batch before the split, so its masks do not depend on the number
+of threads; BatchNorm's shards sum their statistics through a ShardSum, so they
+normalise with the whole batch's mean and variance.
 """
+import threading
+
 from . import parallel
 from .backend import xp
 
@@ -27,6 +30,29 @@ def run_backward(layers, grad_output, from_logits=False):
     return grad_output
 
 
+class ShardSum:
+    """An array from every shard of a split batch, summed; every shard gets the same total (summed in shard order)."""
+
+    def __init__(self, shards):
+        self._parts = [None] * shards
+        self._barrier = threading.Barrier(shards)
+
+    def for_shard(self, shard):
+        def total(array):
+            self._parts[shard] = array
+            self._barrier.wait()  # every shard's part is in
+            result = self._parts[0]
+            for part in self._parts[1:]:
+                result = result + part
+            self._barrier.wait()  # every shard has read the parts before any of them writes its next one
+            return result
+        return total
+
+    def abort(self):
+        """Wake the shards waiting for the others with a BrokenBarrierError (one of them failed)."""
+        self._barrier.abort()
+
+
 class ShardedLayers:
     """The network's layers once per thread: shard 0 runs the layers themselves, the others replicas of them."""
 
@@ -35,10 +61,6 @@ class ShardedLayers:
         self.layers = layers
         self.input_shapes = input_shapes
         self.shards = [layers] + [[layer.replica() for layer in layers] for _ in range(num_threads - 1)]
-
-    @staticmethod
-    def can_split(layers):
-        return all(layer.trains_per_sample for layer in layers)
 
     def bounds(self, x):
         """[(start, stop)] of the rows each shard takes of the batch x: one shard when it is not worth splitting."""
@@ -59,7 +81,7 @@ class ShardedLayers:
                 noise = layer.draw_noise((len(x), *self.input_shapes[index]))
                 for shard, (start, stop) in zip(shards, bounds):
                     shard[index].noise = noise[start:stop]
-        outputs = parallel.map_shards(lambda shard, start, stop: run_forward(shards[shard], x[start:stop], True), bounds)
+        outputs = self._run(shards, bounds, lambda layers, start, stop: run_forward(layers, x[start:stop], True))
         return xp.concatenate(outputs)
 
     def backward(self, grad_output, bounds, from_logits=False):
@@ -68,11 +90,40 @@ class ShardedLayers:
             run_backward(self.layers, grad_output, from_logits)
             return
         shards = self.shards[:len(bounds)]
-        parallel.map_shards(
-            lambda shard, start, stop: run_backward(shards[shard], grad_output[start:stop], from_logits), bounds)
+        self._run(shards, bounds, lambda layers, start, stop: run_backward(layers, grad_output[start:stop], from_logits))
         for replica in shards[1:]:
             for own, twin in zip(_parameters(self.layers), _parameters(replica)):
                 own.grad = own.grad + twin.grad
+
+    def _run(self, shards, bounds, work):
+        """work(layers, start, stop) on every shard at once, with the layers that mix samples linked by ShardSums."""
+        mixing = [index for index, layer in enumerate(self.layers) if layer.mixes_samples]
+        sums = [ShardSum(len(shards)) for _ in mixing]
+        for shard, layers in enumerate(shards):
+            for index, shard_sum in zip(mixing, sums):
+                layers[index].shard_total = shard_sum.for_shard(shard)
+        failures = []
+
+        def run_shard(shard, start, stop):
+            try:
+                return work(shards[shard], start, stop)
+            except BaseException as error:  # let the other shards stop waiting for this one
+                if not isinstance(error, threading.BrokenBarrierError):
+                    failures.append(error)
+                for shard_sum in sums:
+                    shard_sum.abort()
+                raise
+
+        try:
+            return parallel.map_shards(run_shard, bounds)
+        except threading.BrokenBarrierError:
+            if failures:
+                raise failures[0] from None  # the shard that failed first, not one it left waiting
+            raise
+        finally:
+            for layers in shards:
+                for index in mixing:
+                    layers[index].shard_total = None
 
 
 def _parameters(layers):

@@ -20,32 +20,47 @@ def _per_channel(v, ndim):
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
-def batch_moments(x):
-    """x (N, C, ...) -> per-channel mean (C,), biased variance (C,) and the count m of values per channel."""
+def batch_moments(x, total=None):
+    """x (N, C, ...) -> per-channel mean (C,), biased variance (C,) and the count m of values per channel.
+
+    When x is one shard of a batch split across threads, `total(array)` returns the
+    array summed over every shard (see sharded.py), and the moments are the whole
+    batch's: mean first, then the squared deviations from it (two passes, as x.var does).
+    """
     axes = _reduce_axes(x)
-    return x.mean(axis=axes), x.var(axis=axes), x.size // x.shape[1]
+    if total is None:
+        return x.mean(axis=axes), x.var(axis=axes), x.size // x.shape[1]
+    m = int(total(xp.asarray([x.size // x.shape[1]]))[0])
+    mean = total(x.sum(axis=axes)) / m
+    deviations = x - _per_channel(mean, x.ndim)
+    var = total((deviations * deviations).sum(axis=axes)) / m
+    return mean.astype(x.dtype), var.astype(x.dtype), m
 
 
-def batchnorm_forward(x, mean, var, weight, bias, eps, from_batch):
+def batchnorm_forward(x, mean, var, weight, bias, eps, from_batch, count=None):
     """x (N, C, ...), mean/var/weight/bias (C,) -> out (N, C, ...), cache.
 
     from_batch says whether mean and var are this batch's own statistics (training),
     so that backward also differentiates through them, or fixed running ones (inference).
+    count: the values per channel the statistics came from (more than x holds when x is one shard).
     """
     inv_std = 1.0 / xp.sqrt(var + eps)                                        # (C,)
     x_hat = (x - _per_channel(mean, x.ndim)) * _per_channel(inv_std, x.ndim)  # (N, C, ...)
     out = x_hat * _per_channel(weight, x.ndim) + _per_channel(bias, x.ndim)
-    return out, (x_hat, inv_std, weight, from_batch)
+    count = x.size // x.shape[1] if count is None else count
+    return out, (x_hat, inv_std, weight, from_batch, count)
 
 
-def batchnorm_backward(grad_out, cache, need_input_grad=True):
+def batchnorm_backward(grad_out, cache, need_input_grad=True, total=None):
     """grad_out (N, C, ...) -> (dx (N, C, ...) or None, dweight (C,), dbias (C,)).
 
     With batch statistics, mean and var depend on every x, which gives the standard
         dx = weight * inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
     (means per channel over the reduced axes); with fixed statistics, dx = weight * inv_std * g.
+    For one shard of a split batch, `total` sums over the shards (see batch_moments): the
+    means are the whole batch's, while dweight and dbias stay this shard's part of the sum.
     """
-    x_hat, inv_std, weight, from_batch = cache
+    x_hat, inv_std, weight, from_batch, m = cache
     axes, ndim = _reduce_axes(grad_out), grad_out.ndim
     dbias = grad_out.sum(axis=axes)                                           # (C,)
     dweight = (grad_out * x_hat).sum(axis=axes)                               # (C,)
@@ -54,6 +69,6 @@ def batchnorm_backward(grad_out, cache, need_input_grad=True):
     scale = _per_channel(weight * inv_std, ndim)                              # (1, C, 1, 1)
     if not from_batch:
         return grad_out * scale, dweight, dbias
-    m = grad_out.size // grad_out.shape[1]
-    centred = grad_out - _per_channel(dbias / m, ndim) - x_hat * _per_channel(dweight / m, ndim)
+    sum_g, sum_g_x_hat = (dbias, dweight) if total is None else total(xp.stack([dbias, dweight]))
+    centred = grad_out - _per_channel(sum_g / m, ndim) - x_hat * _per_channel(sum_g_x_hat / m, ndim)
     return centred * scale, dweight, dbias

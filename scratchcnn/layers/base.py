@@ -38,9 +38,10 @@ class Layer:
 
     sample_ndim = None  # rank of one sample without the batch axis, e.g. 3 for (C, H, W)
     uses_rng = False    # True for layers whose training pass draws random numbers (the Network then seeds them)
-    # True when a training forward/backward treats each sample on its own, so a batch may be split across
-    # threads (see parallel.py); False for layers mixing samples, as BatchNorm's batch statistics do.
-    trains_per_sample = True
+    # True for layers whose training pass mixes the samples of a batch (BatchNorm's statistics). When a batch
+    # is split across threads (sharded.py), their `shard_total(array)` sums an array over the shards.
+    mixes_samples = False
+    shard_total = None
 
     def __init__(self):
         self._unbatched = False

@@ -80,7 +80,7 @@ class BatchNorm(Layer):
     """
 
     sample_ndim = None  # (N, F) or (N, C, H, W); the input is always a batch
-    trains_per_sample = False  # batch statistics mix the samples: a training batch is never split
+    mixes_samples = True  # split across threads, the shards sum their statistics, as PyTorch's SyncBatchNorm does
 
     def __init__(self, num_features, momentum=0.1, eps=1e-5):
         super().__init__()
@@ -131,18 +131,18 @@ class BatchNorm(Layer):
         if not training:
             out, self._cache = batchnorm_forward(x, self.running_mean, self.running_var, weight, bias, self.eps, False)
             return out
-        mean, var, m = batch_moments(x)                                       # (C,), (C,), values per channel
+        mean, var, m = batch_moments(x, self.shard_total)                     # (C,), (C,), values per channel
         if m < 2:
             raise ValueError(f"{self.name} received {m} value per channel in training (input shape {tuple(x.shape)}), "
                              "expected more than 1: train with batches of at least 2 samples.")
-        out, self._cache = batchnorm_forward(x, mean, var, weight, bias, self.eps, True)
+        out, self._cache = batchnorm_forward(x, mean, var, weight, bias, self.eps, True, m)
         keep, dtype = 1.0 - self.momentum, self.running_mean.dtype
         self.running_mean = (keep * self.running_mean + self.momentum * mean).astype(dtype)
         self.running_var = (keep * self.running_var + self.momentum * var * (m / (m - 1))).astype(dtype)
         return out
 
     def _backward(self, grad_output):
-        dx, dweight, dbias = batchnorm_backward(grad_output, self._cache, self.need_input_grad)
+        dx, dweight, dbias = batchnorm_backward(grad_output, self._cache, self.need_input_grad, self.shard_total)
         self._set_grad(self.weight, dweight)
         self._set_grad(self.bias, dbias)
         return dx

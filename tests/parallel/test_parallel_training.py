@@ -1,9 +1,12 @@
 """Batches split across threads: predict and training give the unsplit results (up to float rounding)."""
+import signal
+import threading
+
 import numpy as np
 import pytest
 
-from scratchcnn import (BatchNorm, ConvLayer, Dense, Dropout, Flatten, MultiClassDense, Network, PoolingLayer,
-                        losses, parallel)
+from scratchcnn import (Activation, BatchNorm, ConvLayer, Dense, Dropout, Flatten, MultiClassDense, Network,
+                        PoolingLayer, losses, parallel)
 
 CCE = (losses.categorical_crossentropy, losses.categorical_crossentropy_derivative)
 
@@ -28,10 +31,8 @@ def split_sizes(monkeypatch):
     return sizes
 
 
-def convnet(dropout=0.0, batchnorm=False):
+def convnet(dropout=0.0):
     layers = [ConvLayer(3, 1, 8, padding=1), PoolingLayer(), Flatten()]
-    if batchnorm:
-        layers.append(BatchNorm(8 * 6 * 6))
     if dropout:
         layers.append(Dropout(dropout))
     layers += [Dense(8 * 6 * 6, 16), MultiClassDense(16, 4)]
@@ -82,11 +83,51 @@ def test_training_split_across_threads_is_reproducible():
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
 
 
-def test_a_network_with_batchnorm_is_never_split(split_sizes):
-    _, weights_1 = train(convnet(batchnorm=True), threads=1)
-    _, weights_2 = train(convnet(batchnorm=True), threads=2)
-    assert split_sizes == []  # no step went through map_shards
-    assert all(np.array_equal(a, b) for a, b in zip(weights_1, weights_2))
+def conv_bn_net():
+    """BatchNorm after a convolution (statistics over N, H, W) and after a dense layer (over N)."""
+    return Network([ConvLayer(3, 1, 8, padding=1, activation=None), BatchNorm(8), Activation("relu"), PoolingLayer(),
+                    Flatten(), Dense(8 * 6 * 6, 16, activation=None), BatchNorm(16), Activation("relu"),
+                    MultiClassDense(16, 4)])
+
+
+def test_batchnorm_split_across_threads_uses_the_whole_batch_statistics(split_sizes):
+    """As SyncBatchNorm: the shards sum their statistics, so the run follows the unsplit one."""
+    history_1, weights_1 = train(conv_bn_net(), threads=1)
+    history_2, weights_2 = train(conv_bn_net(), threads=2)
+    assert 2 in split_sizes
+    np.testing.assert_allclose(history_2.history["loss"], history_1.history["loss"], rtol=1e-4)
+    for split, alone in zip(weights_2, weights_1):  # weights, biases and running statistics
+        np.testing.assert_allclose(split, alone, rtol=1e-3, atol=1e-5)
+    # Per-shard statistics would differ: the shards' own means are not the batch's.
+    X, _ = data()
+    layer = conv_bn_net().initialize(0).layers[0]
+    z = layer.forward(X[:64])
+    assert not np.allclose(z[:32].mean(axis=(0, 2, 3)), z.mean(axis=(0, 2, 3)), rtol=1e-3)
+
+
+class FailsOffTheMainThread(Flatten):
+    def _forward(self, x, training):
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("this shard failed")
+        return super()._forward(x, training)
+
+
+def test_a_failing_shard_stops_the_others_waiting_at_batchnorm_and_its_error_surfaces():
+    """Shard 0 waits in BatchNorm for shard 1's statistics; shard 1 fails first: no hang, its error is raised."""
+    network = Network([ConvLayer(3, 1, 8, padding=1), FailsOffTheMainThread(), BatchNorm(8 * 12 * 12),
+                       MultiClassDense(8 * 12 * 12, 4)])
+    parallel.set_num_threads(2)
+    X, y = data()
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the split step hung"))
+    signal.alarm(30)
+    try:
+        with pytest.raises(RuntimeError, match="this shard failed"):
+            network.train(X, y, 1, 0.05, *CCE, log_file=None, batch_size=64, verbose=0, seed=0)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    # and the layers are left usable: a whole-batch forward does not wait for shards that are gone
+    assert network.layers[2].shard_total is None
 
 
 def test_per_sample_training_is_never_split(split_sizes):
