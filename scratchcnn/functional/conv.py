@@ -69,7 +69,8 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
     oh, ow = grad_out.shape[2:]
     positions = oh * ow
     g = grad_out.transpose(0, 2, 3, 1).reshape(n * positions, num_filters)   # N*OH*OW, F
-    dweight = xp.dot(cols.T, g).reshape(k, k, channels, num_filters).transpose(3, 2, 0, 1)
+    # (g^T cols) rather than (cols^T g): the same product, but OpenBLAS runs this orientation faster here.
+    dweight = xp.dot(g.T, cols).reshape(num_filters, k, k, channels).transpose(0, 3, 1, 2)
     dbias = g.sum(axis=0)
     if not need_input_grad:
         return None, xp.ascontiguousarray(dweight), dbias
