@@ -2,8 +2,13 @@
 
 A random crop of a zero-padded image is the same as a random shift of up to
 `padding` pixels, so one operation serves for both "random crop with padding"
-and "small shifts".
+and "small shifts". A random resized crop (torchvision's RandomResizedCrop)
+zooms in on a random box and scales it back to the full size; brightness and
+contrast jitter rescale each image's values.
 """
+import math
+import numbers
+
 import numpy as np
 
 from .backend import xp
@@ -27,24 +32,122 @@ def random_horizontal_flip(x, rng, probability=0.5):
     return xp.where(flip[:, None, None, None], x[..., ::-1], x)
 
 
+def random_boxes(n, h, w, scale, ratio, rng):
+    """n whole-pixel crop boxes (top, left, height, width), int (N,) each, inside an H x W image.
+
+    Each box covers a fraction of the area drawn uniformly from `scale` and has a
+    width / height drawn log-uniformly from `ratio`, both then rounded to whole pixels;
+    a side longer than the image is cut to the image (torchvision retries instead),
+    and the box lies uniformly at random inside the image.
+    """
+    area = rng.uniform(scale[0], scale[1], n) * h * w
+    aspect = np.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1]), n))
+    height = np.clip(np.rint(np.sqrt(area / aspect)), 1, h).astype(np.intp)
+    width = np.clip(np.rint(np.sqrt(area * aspect)), 1, w).astype(np.intp)
+    top = rng.integers(0, h - height + 1)
+    left = rng.integers(0, w - width + 1)
+    return top, left, height, width
+
+
+def resize_boxes(x, top, left, height, width):
+    """Crop box i of image i and resize it bilinearly to the full H x W: x (N, C, H, W), int boxes (N,) -> (N, C, H, W).
+
+    The same as cropping x[i, :, top:top+height, left:left+width] and calling PyTorch's
+    interpolate(mode='bilinear', align_corners=False): output pixel centres map
+    into the box, and samples past its edge clamp to its edge pixels.
+    """
+    n, c, h, w = x.shape
+    rows = (np.arange(h) + 0.5) * (height / h)[:, None] - 0.5                   # N,H sample positions in the box
+    cols = (np.arange(w) + 0.5) * (width / w)[:, None] - 0.5                    # N,W
+    rows, cols = np.clip(rows, 0, (height - 1)[:, None]), np.clip(cols, 0, (width - 1)[:, None])
+    r0, c0 = np.floor(rows).astype(np.intp), np.floor(cols).astype(np.intp)
+    r1, c1 = np.minimum(r0 + 1, (height - 1)[:, None]), np.minimum(c0 + 1, (width - 1)[:, None])
+    wr = xp.asarray((rows - r0).astype(x.dtype))[:, None, :, None]             # N,1,H,1
+    wc = xp.asarray((cols - c0).astype(x.dtype))[:, None, None, :]             # N,1,1,W
+    n_idx, c_idx = xp.arange(n)[:, None, None, None], xp.arange(c)[None, :, None, None]
+
+    def gather(r, col):  # x at box-relative rows r (N, H) and columns col (N, W) -> N,C,H,W
+        rows_in_x, cols_in_x = xp.asarray(r + top[:, None]), xp.asarray(col + left[:, None])
+        return x[n_idx, c_idx, rows_in_x[:, None, :, None], cols_in_x[:, None, None, :]]
+
+    top_row = gather(r0, c0) * (1 - wc) + gather(r0, c1) * wc
+    bottom_row = gather(r1, c0) * (1 - wc) + gather(r1, c1) * wc
+    return top_row * (1 - wr) + bottom_row * wr
+
+
+def random_resized_crop(x, scale, rng, ratio=(3 / 4, 4 / 3)):
+    """Zoom each image into a random box (area fraction in `scale`, aspect in `ratio`) resized back: same shape."""
+    n, _, h, w = x.shape
+    return resize_boxes(x, *random_boxes(n, h, w, scale, ratio, rng))
+
+
+def random_brightness_contrast(x, brightness, contrast, rng):
+    """Per image: scale the values by U(1 - brightness, 1 + brightness), then stretch them about the image mean by
+    U(1 - contrast, 1 + contrast). Values are not clipped; with both 0 it is the identity."""
+    n = len(x)
+    gain = xp.asarray(rng.uniform(1 - brightness, 1 + brightness, n).astype(x.dtype))[:, None, None, None]
+    stretch = xp.asarray(rng.uniform(1 - contrast, 1 + contrast, n).astype(x.dtype))[:, None, None, None]
+    x = x * gain
+    mean = x.mean(axis=(1, 2, 3), keepdims=True)                                  # N,1,1,1
+    return mean + (x - mean) * stretch
+
+
+def _check_fraction(name, value):
+    """A number in [0, 1), or ValueError naming it."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value < 1
+    if not ok:
+        raise ValueError(
+            f"Received an invalid value for {name}, expected a number in [0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+def _check_range(name, value, low, high):
+    """A pair (a, b) with low < a <= b <= high, as floats, or ValueError naming it."""
+    ok = isinstance(value, (tuple, list)) and len(value) == 2
+    ok = ok and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    if not ok or not low < value[0] <= value[1] <= high:
+        bound = "" if high == math.inf else f" <= {high:g}"
+        raise ValueError(f"Received an invalid value for {name}, expected a pair of numbers (a, b) with "
+                         f"{low:g} < a <= b{bound}. Received: {name}={value!r}")
+    return (float(value[0]), float(value[1]))
+
+
 class Augmentation:
     """Pass as `network.train(..., augment=Augmentation(crop_padding=2, horizontal_flip=True))`.
 
     Called as augment(x_batch, rng) -> augmented batch (N, C, H, W); identity when nothing is switched on.
+    In order: `crop_scale=(a, b)` zooms into a random box covering a to b of the area,
+    with width/height in `crop_ratio`, resized back bilinearly; `crop_padding` shifts;
+    `horizontal_flip` mirrors; `brightness` and `contrast` jitter each image by up to
+    that fraction.
     """
 
-    def __init__(self, crop_padding=0, horizontal_flip=False):
+    def __init__(self, crop_padding=0, horizontal_flip=False, crop_scale=None, crop_ratio=(3 / 4, 4 / 3),
+                 brightness=0.0, contrast=0.0):
         self.crop_padding = check_int("crop_padding", crop_padding, minimum=0)
         self.horizontal_flip = bool(horizontal_flip)
+        self.crop_scale = None if crop_scale is None else _check_range("crop_scale", crop_scale, 0, 1)
+        self.crop_ratio = _check_range("crop_ratio", crop_ratio, 0, math.inf)
+        self.brightness = _check_fraction("brightness", brightness)
+        self.contrast = _check_fraction("contrast", contrast)
 
     def __call__(self, x, rng):
         if x.ndim != 4:
             raise ValueError(f"Augmentation expects image batches (N, C, H, W). Received: shape {tuple(x.shape)}")
+        if self.crop_scale is not None:
+            x = random_resized_crop(x, self.crop_scale, rng, self.crop_ratio)
         if self.crop_padding:
             x = random_crop(x, self.crop_padding, rng)
         if self.horizontal_flip:
             x = random_horizontal_flip(x, rng)
+        if self.brightness or self.contrast:
+            x = random_brightness_contrast(x, self.brightness, self.contrast, rng)
         return x
 
     def __repr__(self):
-        return f"Augmentation(crop_padding={self.crop_padding}, horizontal_flip={self.horizontal_flip})"
+        options = [f"crop_padding={self.crop_padding}", f"horizontal_flip={self.horizontal_flip}"]
+        if self.crop_scale is not None:
+            options += [f"crop_scale={self.crop_scale}", f"crop_ratio={self.crop_ratio}"]
+        if self.brightness or self.contrast:
+            options += [f"brightness={self.brightness}", f"contrast={self.contrast}"]
+        return f"Augmentation({', '.join(options)})"

@@ -1,5 +1,6 @@
 """The report's networks and a Keras-style convnet, ready to train. Shapes in the docstrings are per sample."""
-from .layers import ConvLayer, Dense, Dropout, Flatten, MultiClassDense, PoolingLayer
+from .layers import (Activation, BatchNorm, ConvLayer, Dense, Dropout, Flatten, GlobalAveragePooling, MultiClassDense,
+                     PoolingLayer)
 from .network import Network
 
 
@@ -53,3 +54,21 @@ def small_photo_convnet(depth=3, size=64):
     return Network([ConvLayer(3, depth, 32, padding=1), PoolingLayer(), ConvLayer(3, 32, 64, padding=1), PoolingLayer(),
                     ConvLayer(3, 64, 128, padding=1), PoolingLayer(), Flatten(), Dense(features, 128),
                     Dense(128, 1, activation="sigmoid")])
+
+
+def batchnorm_photo_convnet(depth=3, widths=(32, 64, 128, 256), dropout=0.3):
+    """Conv 3x3 -> BatchNorm -> ReLU stages of `widths` filters, a 2x2 max-pool between stages, then global
+    average pooling -> Dropout -> sigmoid 1: (depth, H, W) -> (1,), for photos of any size.
+
+    The global average pooling head has widths[-1] + 1 weights, where small_photo_convnet's
+    Flatten -> Dense 128 head on 64x64 photos has over a million (and that net overfits).
+    """
+    layers, channels = [], depth
+    for stage, width in enumerate(widths):
+        # The convolution's bias is redundant before BatchNorm's shift, but harmless; linear so BN sees the raw sums.
+        layers += [ConvLayer(3, channels, width, padding=1, activation="linear"), BatchNorm(width), Activation("relu")]
+        if stage < len(widths) - 1:
+            layers.append(PoolingLayer())
+        channels = width
+    head = [Dropout(dropout)] if dropout else []
+    return Network([*layers, GlobalAveragePooling(), *head, Dense(channels, 1, activation="sigmoid")])

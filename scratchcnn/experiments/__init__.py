@@ -3,6 +3,7 @@ import os
 import time
 
 from .. import losses
+from ..callbacks import LearningRateScheduler
 from .artifacts import write_pictures, write_report, write_results
 from .recipes import RECIPES, Data, Recipe
 
@@ -28,12 +29,15 @@ def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=No
     print_fn(f"{name}: {recipe.description}\nData: {data.note}")
     network.summary(input_shape=data.train_x.shape[1:], print_fn=print_fn)
     loss_fn, loss_derivative = losses.get(recipe.loss)
+    epochs, learning_rate = epochs or recipe.epochs, learning_rate or recipe.learning_rate
+    # The schedule is made for this run's epochs and learning rate, so --epochs and --lr reshape it.
+    callbacks = [LearningRateScheduler(recipe.schedule(epochs, learning_rate))] if recipe.schedule else None
     start = time.perf_counter()
     history = network.train(
-        data.train_x, data.train_y, epochs or recipe.epochs, learning_rate or recipe.learning_rate, loss_fn,
-        loss_derivative, log_file=os.path.join(out_dir, "train_log.txt"), val_X=data.val_x, val_y=data.val_y,
+        data.train_x, data.train_y, epochs, learning_rate, loss_fn, loss_derivative,
+        log_file=os.path.join(out_dir, "train_log.txt"), val_X=data.val_x, val_y=data.val_y,
         batch_size=batch_size or recipe.batch_size, optimizer=optimizer or recipe.optimizer, seed=seed,
-        verbose=verbose, augment=recipe.augment)
+        verbose=verbose, augment=recipe.augment, callbacks=callbacks)
     seconds = time.perf_counter() - start
     model_path = os.path.join(out_dir, f"{name}.model")
     network.save_model(model_path)

@@ -1,4 +1,5 @@
 """Smoke tests of every `scratchcnn` sub-command on tiny data, and of what an experiment leaves behind."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from scratchcnn.cli import main
+from scratchcnn.experiments import RECIPES, run_experiment
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -89,6 +91,34 @@ def test_catsdogs_report_on_a_tiny_folder_and_predict_a_file(tmp_path, capsys):
     assert main(["predict", str(out / "catsdogs-report.model"), str(photos / "cats" / "cats.0.jpg")]) == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith(str(photos / "cats" / "cats.0.jpg")) and ("cats" in line.split(": ")[1] or "dogs" in line)
+
+
+def test_catsdogs_recipe_on_a_tiny_folder(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    _write_photo_folder(photos)
+    out = tmp_path / "cd"
+    assert main(["experiment", "catsdogs", "--data", str(photos), "--epochs", "2", "--out", str(out),
+                 "--verbose", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "Epoch 2/2" in printed and "GlobalAveragePooling" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["epochs"] == 2 and results["train_samples"] == 16 and 0 <= results["test_accuracy"] <= 1
+
+
+def test_a_recipe_schedule_is_made_for_the_run_and_sets_each_epochs_learning_rate(tmp_path, monkeypatch):
+    made, seen = [], []
+
+    def schedule(epochs, learning_rate):
+        made.append((epochs, learning_rate))
+
+        def lr_at(epoch, current_lr):
+            seen.append(current_lr)  # the optimiser's lr: what the previous epoch trained with
+            return learning_rate / (epoch + 1)
+        return lr_at
+    monkeypatch.setitem(RECIPES, "xor-scheduled", dataclasses.replace(RECIPES["xor"], schedule=schedule))
+    run_experiment("xor-scheduled", str(tmp_path), epochs=3, learning_rate=0.5, verbose=0, print_fn=lambda *args: None)
+    assert made == [(3, 0.5)]  # built once, from the run's --epochs and --lr rather than the recipe's
+    assert seen == [0.5, 0.5, 0.25]
 
 
 def test_experiment_that_needs_data_says_so(tmp_path, capsys):

@@ -1,9 +1,12 @@
-"""Augmentation: random crop (a zero-filled shift), horizontal flip, seeding, and its use in Network.train."""
+"""Augmentation: random crop (a zero-filled shift), horizontal flip, random resized crop, brightness/contrast
+jitter, seeding, and its use in Network.train."""
 import numpy as np
 import pytest
+import torch
 
 from scratchcnn import Augmentation, ConvLayer, Flatten, MultiClassDense, Network
-from scratchcnn.augmentation import random_crop, random_horizontal_flip
+from scratchcnn.augmentation import (random_boxes, random_brightness_contrast, random_crop, random_horizontal_flip,
+                                     random_resized_crop, resize_boxes)
 from scratchcnn.losses import categorical_crossentropy, categorical_crossentropy_derivative
 
 CCE = (categorical_crossentropy, categorical_crossentropy_derivative)
@@ -70,7 +73,11 @@ def test_flip_mirrors_left_right():
 
 
 @pytest.mark.parametrize("augment", [Augmentation(crop_padding=2), Augmentation(horizontal_flip=True),
-                                     Augmentation(crop_padding=1, horizontal_flip=True)])
+                                     Augmentation(crop_padding=1, horizontal_flip=True),
+                                     Augmentation(crop_scale=(0.3, 1.0)), Augmentation(brightness=0.2),
+                                     Augmentation(contrast=0.3),
+                                     Augmentation(crop_scale=(0.5, 0.9), horizontal_flip=True, brightness=0.1,
+                                                  contrast=0.1)])
 def test_augmentation_is_deterministic_under_a_seed_and_keeps_the_shape(augment):
     x = images(n=16)
     first = augment(x, np.random.default_rng(7))
@@ -78,6 +85,107 @@ def test_augmentation_is_deterministic_under_a_seed_and_keeps_the_shape(augment)
     np.testing.assert_array_equal(first, augment(x, np.random.default_rng(7)))
     assert not np.array_equal(first, augment(x, np.random.default_rng(8)))
     assert not np.array_equal(first, x)
+
+
+def torch_crop_resize(image, top, left, height, width):
+    """The reference: crop image (C, H, W) to the box, then PyTorch's bilinear resize back to (H, W)."""
+    crop = torch.from_numpy(np.ascontiguousarray(image[None, :, top:top + height, left:left + width]))
+    size = image.shape[1:]
+    return torch.nn.functional.interpolate(crop.double(), size=size, mode="bilinear", align_corners=False)[0].numpy()
+
+
+def test_resize_boxes_of_the_whole_image_is_the_identity():
+    x = images(n=3)
+    n, _, h, w = x.shape
+    whole = (np.zeros(n, np.intp), np.zeros(n, np.intp), np.full(n, h), np.full(n, w))
+    np.testing.assert_array_equal(resize_boxes(x, *whole), x)
+
+
+def test_resize_boxes_hand_computed_zoom():
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    # The 2x2 box at row 1, column 2 is [[6, 7], [10, 11]]; doubled bilinearly (align_corners=False) its rows are
+    # 6 + [0, .25, .75, 1] and the row steps are 4 * [0, .25, .75, 1].
+    out = resize_boxes(x, np.array([1]), np.array([2]), np.array([2]), np.array([2]))
+    steps = np.array([0, 0.25, 0.75, 1])
+    np.testing.assert_allclose(out[0, 0], 6 + steps[None, :] + 4 * steps[:, None])
+
+
+@pytest.mark.parametrize("scale,ratio", [((0.2, 1.0), (3 / 4, 4 / 3)), ((0.5, 0.5), (1.0, 1.0)),
+                                         ((0.05, 0.3), (0.5, 2.0))])
+def test_random_resized_crop_is_a_resized_crop_of_its_own_image(scale, ratio):
+    x = images(n=20, c=3, h=12, w=10)
+    out = random_resized_crop(x, scale, np.random.default_rng(4), ratio)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    boxes = random_boxes(20, 12, 10, scale, ratio, np.random.default_rng(4))  # the same draws
+    for image, result, (top, left, height, width) in zip(x, out, zip(*boxes)):
+        assert 0 <= top and top + height <= 12 and 0 <= left and left + width <= 10
+        np.testing.assert_allclose(result, torch_crop_resize(image, top, left, height, width), rtol=1e-5)
+        assert result.min() >= image[:, top:top + height, left:left + width].min()  # values from the box only
+        assert result.max() <= image[:, top:top + height, left:left + width].max()
+
+
+def test_random_boxes_cover_the_asked_area_and_aspect():
+    top, left, height, width = random_boxes(2000, 64, 64, (0.25, 0.75), (0.5, 2.0), np.random.default_rng(0))
+    area = height * width / 64 ** 2
+    assert np.all((top >= 0) & (left >= 0) & (top + height <= 64) & (left + width <= 64))
+    assert 0.2 < area.min() < 0.27 and 0.7 < area.max() < 0.8  # whole pixels: a little slack either side
+    aspect = width / height
+    assert 0.45 < aspect.min() < 0.55 and 1.8 < aspect.max() < 2.2
+    assert len(set(zip(top, left))) > 500  # the position really is drawn
+
+
+def test_brightness_scales_each_image_within_the_range():
+    x = images(n=50)
+    out = random_brightness_contrast(x, 0.2, 0.0, np.random.default_rng(1))
+    gain = out / x                                                               # N,C,H,W
+    np.testing.assert_allclose(gain, gain[:, :1, :1, :1] * np.ones_like(gain), rtol=1e-4)  # one factor per image
+    assert 0.8 <= gain.min() and gain.max() <= 1.2 and gain.max() - gain.min() > 0.2
+
+
+def test_contrast_stretches_each_image_about_its_mean():
+    x = images(n=50)
+    out = random_brightness_contrast(x, 0.0, 0.3, np.random.default_rng(1))
+    mean = x.mean(axis=(1, 2, 3), keepdims=True)
+    np.testing.assert_allclose(out.mean(axis=(1, 2, 3), keepdims=True), mean, rtol=1e-5)
+    stretch = ((out - mean) * (x - mean)).sum(axis=(1, 2, 3)) / ((x - mean) ** 2).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(out - mean, stretch[:, None, None, None] * (x - mean), rtol=1e-4, atol=1e-3)
+    assert 0.7 <= stretch.min() and stretch.max() <= 1.3 and stretch.max() - stretch.min() > 0.3
+
+
+def test_the_shift_and_flip_draws_are_unchanged_by_the_new_options():
+    """Recipes seeded before crop_scale, brightness and contrast existed augment exactly as they did."""
+    x = images(n=16)
+    rng = np.random.default_rng(3)
+    expected = random_horizontal_flip(random_crop(x, 2, rng), rng)
+    np.testing.assert_array_equal(Augmentation(crop_padding=2, horizontal_flip=True)(x, np.random.default_rng(3)),
+                                  expected)
+
+
+def test_augmentation_repr_lists_its_options():
+    unchanged = "Augmentation(crop_padding=4, horizontal_flip=True)"
+    assert repr(Augmentation(crop_padding=4, horizontal_flip=True)) == unchanged
+    text = repr(Augmentation(crop_scale=(0.5, 1), crop_ratio=(1, 1), brightness=0.1, contrast=0.2))
+    assert text == ("Augmentation(crop_padding=0, horizontal_flip=False, crop_scale=(0.5, 1.0), crop_ratio=(1.0, 1.0), "
+                    "brightness=0.1, contrast=0.2)")
+
+
+@pytest.mark.parametrize("crop_scale", [(0, 1), (0.8, 0.5), (0.5, 1.5), (0.5,), 0.5, "a", (True, 1)])
+def test_augmentation_refuses_an_invalid_crop_scale(crop_scale):
+    with pytest.raises(ValueError, match="invalid value for crop_scale.*Received: crop_scale="):
+        Augmentation(crop_scale=crop_scale)
+
+
+@pytest.mark.parametrize("crop_ratio", [(0, 1), (2, 1), (-1, 1), (1, float("inf")), None, "wide"])
+def test_augmentation_refuses_an_invalid_crop_ratio(crop_ratio):
+    with pytest.raises(ValueError, match="invalid value for crop_ratio.*Received: crop_ratio="):
+        Augmentation(crop_scale=(0.5, 1), crop_ratio=crop_ratio)
+
+
+@pytest.mark.parametrize("name", ["brightness", "contrast"])
+@pytest.mark.parametrize("value", [-0.1, 1.0, 2, True, "0.2", None])
+def test_augmentation_refuses_an_invalid_jitter(name, value):
+    with pytest.raises(ValueError, match=f"invalid value for {name}, expected a number in \\[0, 1\\)"):
+        Augmentation(**{name: value})
 
 
 def test_augmentation_with_nothing_switched_on_is_the_identity():
@@ -89,6 +197,7 @@ def test_augmentation_does_not_change_its_input():
     x = images()
     before = x.copy()
     Augmentation(crop_padding=2, horizontal_flip=True)(x, np.random.default_rng(0))
+    Augmentation(crop_scale=(0.3, 0.8), brightness=0.2, contrast=0.2)(x, np.random.default_rng(0))
     np.testing.assert_array_equal(x, before)
 
 

@@ -1,0 +1,37 @@
+"""The zoo's batchnorm_photo_convnet: its layers and shapes, any photo size, and a saved copy predicting alike."""
+import numpy as np
+
+from scratchcnn import (Activation, BatchNorm, ConvLayer, Dense, Dropout, GlobalAveragePooling, PoolingLayer,
+                        load_model, zoo)
+from scratchcnn.losses import bce_loss, bce_loss_derivative
+
+
+def test_batchnorm_photo_convnet_layers_shapes_and_parameter_count():
+    network = zoo.batchnorm_photo_convnet()
+    stage = [ConvLayer, BatchNorm, Activation]
+    expected = [*stage, PoolingLayer, *stage, PoolingLayer, *stage, PoolingLayer, *stage, GlobalAveragePooling,
+                Dropout, Dense]
+    assert [type(layer) for layer in network.layers] == expected
+    shapes = [output for _, output in network.output_shapes((3, 64, 64))]
+    assert shapes[3] == (32, 32, 32) and shapes[-4] == (256, 8, 8) and shapes[-3] == (256,) and shapes[-1] == (1,)
+    assert all(layer.activation == "linear" for layer in network.layers if isinstance(layer, ConvLayer))
+    convs = 3 * 9 * 32 + 32 + 32 * 9 * 64 + 64 + 64 * 9 * 128 + 128 + 128 * 9 * 256 + 256
+    assert sum(param.size for param in network.parameters()) == convs + 2 * (32 + 64 + 128 + 256) + 256 + 1
+
+
+def test_batchnorm_photo_convnet_takes_any_photo_size_and_its_options():
+    network = zoo.batchnorm_photo_convnet(depth=1, widths=(4, 8), dropout=0.0)
+    assert not any(isinstance(layer, Dropout) for layer in network.layers)
+    assert network.output_shapes((1, 20, 14))[-1][1] == (1,)
+    assert network.predict(np.random.default_rng(0).random((3, 1, 20, 14), dtype=np.float32)).shape == (3, 1)
+
+
+def test_batchnorm_photo_convnet_trains_and_its_saved_copy_predicts_alike(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.random((16, 3, 16, 16), dtype=np.float32)
+    y = (X[:, 0].mean(axis=(1, 2)) > X[:, 2].mean(axis=(1, 2))).astype(np.float32)
+    network = zoo.batchnorm_photo_convnet(widths=(4, 8, 8))
+    network.train(X, y, 2, 0.01, bce_loss, bce_loss_derivative, log_file=None, batch_size=8, optimizer="adam",
+                  seed=0, verbose=0)
+    network.save_model(str(tmp_path / "photo.model"))
+    np.testing.assert_array_equal(load_model(str(tmp_path / "photo.model")).predict(X), network.predict(X))
