@@ -146,6 +146,8 @@ class Network:
                 outputs[start + lo:start + hi] = self._forward_batch(batch[lo:hi], training=False)
 
             parallel.map_shards(run_shard, parallel.shard_bounds(len(batch), sample_values))
+        for layer in self.layers:  # the im2col buffers served every batch of this call; they need not outlive it
+            layer.free_scratch()
         return outputs
 
     def evaluate(self, X, y, loss_fn, batch_size=256):

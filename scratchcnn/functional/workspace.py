@@ -20,18 +20,11 @@ class Workspace:
     """
 
     def __init__(self):
-        self._local = threading.local()
-
-    @property
-    def _buffers(self):
-        buffers = getattr(self._local, "buffers", None)
-        if buffers is None:
-            buffers = self._local.buffers = {}
-        return buffers
+        self._by_thread = {}  # thread id -> {name: buffer}
 
     def get(self, name, shape, dtype):
         size = math.prod(shape)
-        buffers = self._buffers
+        buffers = self._by_thread.setdefault(threading.get_ident(), {})
         buffer = buffers.get(name)
         if buffer is None or buffer.dtype != dtype or buffer.size < size:
             buffer = xp.empty(size, dtype=dtype)
@@ -39,5 +32,9 @@ class Workspace:
         return buffer[:size].reshape(shape)
 
     def clear(self):
-        """Drop this thread's buffers (the memory returns to the allocator)."""
-        self._buffers.clear()
+        """Drop every thread's buffers (the memory returns to the allocator; later calls allocate afresh)."""
+        self._by_thread = {}
+
+    @property
+    def nbytes(self):
+        return sum(buffer.nbytes for buffers in list(self._by_thread.values()) for buffer in buffers.values())

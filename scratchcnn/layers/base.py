@@ -102,6 +102,9 @@ class Layer:
         batch of input_shape would draw; the Network slices them for the threads of a split batch."""
         raise NotImplementedError(f"{self.name} draws random numbers but does not implement draw_noise")
 
+    def free_scratch(self):
+        """Let go of scratch memory kept for the next inference call (e.g. im2col buffers)."""
+
     def replica(self):
         """A twin for another thread: it shares the parameter values, and has its own gradients and caches."""
         twin = copy.copy(self)

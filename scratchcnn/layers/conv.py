@@ -55,6 +55,9 @@ class ConvLayer(ActivatedLayer):
                                        self._workspaces[bool(training)])
         return z
 
+    def free_scratch(self):
+        self._workspaces[False].clear()
+
     def _linear_backward(self, grad_z):
         dx, dweight, dbias = conv2d_backward(grad_z, self._cache, self.need_input_grad)
         self._set_grad(self.weight, dweight)

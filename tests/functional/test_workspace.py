@@ -41,8 +41,13 @@ def test_each_thread_has_its_own_buffers():
     assert np.shares_memory(mine, workspace.get("cols", (32, 32), np.float32))
 
 
-def test_clear_drops_the_buffers():
+def test_clear_drops_every_threads_buffers():
     workspace = Workspace()
     a = workspace.get("cols", (4, 4), np.float32)
+    thread = threading.Thread(target=lambda: workspace.get("cols", (1000,), np.float32))
+    thread.start()
+    thread.join()
+    assert workspace.nbytes == (16 + 1000) * 4
     workspace.clear()
+    assert workspace.nbytes == 0
     assert not np.shares_memory(a, workspace.get("cols", (4, 4), np.float32))

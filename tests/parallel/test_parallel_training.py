@@ -150,10 +150,22 @@ def test_weights_replaced_between_runs_reach_every_thread():
 
 
 def test_a_replica_shares_the_parameter_values_and_keeps_its_own_gradients():
-    layer = Dense(5, 3).astype(np.float32)
+    layer = Dense(5, 3, activation="linear").astype(np.float32)
+    layer.reset_parameters(np.random.default_rng(0))
     twin = layer.replica()
     assert twin.weight is not layer.weight and twin.weight.value is layer.weight.value
     before = layer.weight.grad.copy()
     twin.forward(np.ones((4, 5), np.float32), training=True)
     twin.backward(np.ones((4, 3), np.float32))
     assert np.array_equal(layer.weight.grad, before) and not np.array_equal(twin.weight.grad, before)
+
+
+def test_predict_lets_go_of_its_im2col_buffers_and_training_keeps_its_own():
+    network = convnet().initialize(0)
+    X, y = data()
+    parallel.set_num_threads(2)
+    conv = network.layers[0]
+    network.predict(X, batch_size=128)
+    assert conv._workspaces[False].nbytes == 0
+    network.train(X, y, 1, 0.05, *CCE, log_file=None, batch_size=64, verbose=0, seed=0)
+    assert conv._workspaces[True].nbytes > 0  # reused by the next step and the next epoch
