@@ -20,6 +20,11 @@ def _per_channel(v, ndim):
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _whole(array):
+    """`total` for an unsplit batch: this batch's sum is the whole sum."""
+    return array
+
+
 def batch_moments(x, total=None):
     """x (N, C, ...) -> per-channel mean (C,), biased variance (C,) and the count m of values per channel.
 
@@ -27,9 +32,8 @@ def batch_moments(x, total=None):
     array summed over every shard (see sharded.py), and the moments are the whole
     batch's: mean first, then the squared deviations from it (two passes, as x.var does).
     """
+    total = _whole if total is None else total
     axes = _reduce_axes(x)
-    if total is None:
-        return x.mean(axis=axes), x.var(axis=axes), x.size // x.shape[1]
     m = int(total(xp.asarray([x.size // x.shape[1]]))[0])
     mean = total(x.sum(axis=axes)) / m
     deviations = x - _per_channel(mean, x.ndim)
@@ -69,6 +73,6 @@ def batchnorm_backward(grad_out, cache, need_input_grad=True, total=None):
     scale = _per_channel(weight * inv_std, ndim)                              # (1, C, 1, 1)
     if not from_batch:
         return grad_out * scale, dweight, dbias
-    sum_g, sum_g_x_hat = (dbias, dweight) if total is None else total(xp.stack([dbias, dweight]))
+    sum_g, sum_g_x_hat = (_whole if total is None else total)(xp.stack([dbias, dweight]))
     centred = grad_out - _per_channel(sum_g / m, ndim) - x_hat * _per_channel(sum_g_x_hat / m, ndim)
     return centred * scale, dweight, dbias
