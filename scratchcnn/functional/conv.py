@@ -1,15 +1,21 @@
 """2-D convolution (cross-correlation, as PyTorch's conv2d): im2col plus one matrix product each way.
 
 Both passes walk the batch in blocks of images whose im2col columns fit in the
-processor's cache (about BLOCK_BYTES): a block's columns are written and at once
-multiplied, or a block's column gradients computed and at once folded back, while
-they are still in cache. The whole im2col matrix is still kept for the weight gradient.
+processor's cache (about BLOCK_BYTES). The forward pass writes a block's columns
+and at once multiplies them; the backward pass takes the block's share of the
+weight gradient and, from the same block, its column gradients, folded back into
+the input gradient. Between the passes the columns are kept only while the whole
+matrix is small (KEEP_BYTES, training only); otherwise the backward pass copies
+each block again from the input it cached: a second copy into cache costs less
+than storing every block to memory and reading it back, and a convolution's
+scratch memory then stays one block, whatever the batch size.
 """
 from ..backend import xp
 from .windows import extract_windows, fold_windows, pad_spatial
 
 BLOCK_BYTES = 2 << 20                # im2col columns per block of images: about the size of a core's caches
 SHIFTED_COPIES_MIN_POSITIONS = 2048  # below this many output positions, k*k small copies cost more than one
+KEEP_BYTES = 8 << 20                 # training: a whole im2col matrix up to this size stays for the backward pass
 
 
 def image_blocks(num_images, bytes_per_image):
@@ -18,71 +24,114 @@ def image_blocks(num_images, bytes_per_image):
     return [(start, min(num_images, start + step)) for start in range(0, num_images, step)]
 
 
-def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None):
+class _Columns:
+    """The im2col matrix of a channels-last padded batch, written and read one block of images at a time.
+
+    Rows are output positions (image, oh, ow); columns are (kh, kw, C), so a window
+    row of k*C values is one contiguous run in the input and in the matrix.
+    `write(start, stop)` (the forward pass) copies a block's columns; `read(start, stop)`
+    (the backward pass) returns them again: copied afresh, or, when `keep` was asked
+    and the whole matrix is at most KEEP_BYTES (it then stays in cache between the
+    passes), from where `write` left them. With one input channel and many positions,
+    the matrix is built whole and kept, as k*k shifted copies of the image (runs of
+    OW values rather than of k).
+    """
+
+    def __init__(self, x_padded, k, stride, workspace, keep=False):
+        self.windows = extract_windows(x_padded, k, stride)           # N,OH,OW,k,k,C (view)
+        n, oh, ow, _, _, channels = self.windows.shape
+        self.k, self.channels, self.positions = k, channels, oh * ow
+        self.depth = k * k * channels
+        self.workspace = workspace
+        matrix_bytes = n * self.positions * self.depth * x_padded.itemsize
+        self.blocks = image_blocks(n, matrix_bytes // n)
+        self.kept = None
+        if channels == 1 and stride == 1 and n * self.positions >= SHIFTED_COPIES_MIN_POSITIONS:
+            stack = self._scratch("stack", (k * k, n, oh, ow), x_padded.dtype)
+            for i in range(k):
+                for j in range(k):
+                    stack[i * k + j] = x_padded[:, i:i + oh, j:j + ow, 0]
+            self.kept = stack.reshape(k * k, n * self.positions).T    # N*OH*OW, k*k (a transposed view)
+            self.blocks = [(0, n)]  # more blocks would only mean more small copies
+            self.write = self.read = self._kept_block
+        elif keep and matrix_bytes <= KEEP_BYTES:
+            self.kept = self._scratch("cols", (n * self.positions, self.depth), x_padded.dtype)
+            self.write, self.read = self._copy_block, self._kept_block
+        else:
+            self.write = self.read = self._copy_block
+
+    def _scratch(self, name, shape, dtype):
+        """An uninitialised array, lent by the workspace if there is one."""
+        return xp.empty(shape, dtype) if self.workspace is None else self.workspace.get(name, shape, dtype)
+
+    def _kept_block(self, start, stop):
+        return self.kept[start * self.positions:stop * self.positions]
+
+    def _copy_block(self, start, stop):
+        """Copy rows start*positions:stop*positions of the matrix: (images*OH*OW, k*k*C)."""
+        _, oh, ow, k, _, channels = self.windows.shape
+        if self.kept is not None:
+            cols = self._kept_block(start, stop)
+        else:
+            cols = self._scratch("cols", ((stop - start) * self.positions, self.depth), self.windows.dtype)
+        rows = self.windows[start:stop].reshape(stop - start, oh, ow, k, k * channels)  # still a view: kw, C merge
+        xp.copyto(cols.reshape(rows.shape), rows)
+        return cols
+
+
+def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_columns=False):
     """x (N, C, H, W), weight (F, C, k, k), bias (F,) -> out (N, F, OH, OW), cache.
 
-    `workspace` (a Workspace) lends the im2col matrix its memory; without one it is a
-    fresh array. The cache holds that matrix until the backward pass.
+    `workspace` (a Workspace) lends the blocks of im2col columns their memory;
+    without one they are fresh arrays. The cache holds the padded input, from
+    which the backward pass copies the columns again, unless `keep_columns`
+    (training) and the whole matrix is at most KEEP_BYTES: then it keeps them.
     """
     num_filters, channels, k, _ = weight.shape
     # Channels-last and contiguous, so a window row (k, C) is one contiguous run of k*C values.
     x_padded = pad_spatial(x.transpose(0, 2, 3, 1), padding)           # N,Hp,Wp,C
     if not x_padded.flags.c_contiguous:
         x_padded = xp.ascontiguousarray(x_padded)
-    windows = extract_windows(x_padded, k, stride)                     # N,OH,OW,k,k,C (view)
-    n, oh, ow = windows.shape[:3]
-    positions, depth = oh * ow, k * k * channels                       # per image: rows and columns of im2col
-    w_mat = weight.transpose(2, 3, 1, 0).reshape(depth, num_filters)   # k*k*C, F
+    columns = _Columns(x_padded, k, stride, workspace, keep_columns)
+    n, oh, ow = columns.windows.shape[:3]
+    positions = oh * ow
+    w_mat = weight.transpose(2, 3, 1, 0).reshape(columns.depth, num_filters)  # k*k*C, F
     out = xp.empty((n * positions, num_filters), x.dtype)              # N*OH*OW, F
-    blocks = image_blocks(n, positions * depth * x.itemsize)
-
-    def scratch(shape):
-        return xp.empty(shape, x.dtype) if workspace is None else workspace.get("cols", shape, x.dtype)
-
-    if channels == 1 and stride == 1 and n * positions >= SHIFTED_COPIES_MIN_POSITIONS:
-        # One channel (a first layer): a window row is only k values, but each of the k*k shifted
-        # images is a run of OW; stacked, they are the transpose of the same im2col matrix.
-        # Its columns are few, so one block: more blocks would only mean more small copies.
-        stack = scratch((k * k, n, oh, ow))
-        for i in range(k):
-            for j in range(k):
-                stack[i * k + j] = x_padded[:, i:i + oh, j:j + ow, 0]
-        cols = stack.reshape(k * k, n * positions).T                   # N*OH*OW, k*k (a transposed view)
-        xp.matmul(cols, w_mat, out=out)
-    else:
-        rows = windows.reshape(n, oh, ow, k, k * channels)             # still a view: kw and C merge
-        cols = scratch((n * positions, depth))                         # N*OH*OW, k*k*C
-        for start, stop in blocks:
-            block = cols[start * positions:stop * positions]
-            xp.copyto(block.reshape(stop - start, oh, ow, k, k * channels), rows[start:stop])
-            xp.matmul(block, w_mat, out=out[start * positions:stop * positions])
+    for start, stop in columns.blocks:
+        xp.matmul(columns.write(start, stop), w_mat, out=out[start * positions:stop * positions])
     out += bias
     out = out.reshape(n, oh, ow, num_filters).transpose(0, 3, 1, 2)    # N,F,OH,OW (a view of channels-last memory)
-    cache = (cols, w_mat, x.shape, stride, padding, k, workspace)
+    cache = (columns, w_mat, x.shape, stride, padding)
     return out, cache
 
 
 def conv2d_backward(grad_out, cache, need_input_grad=True):
     """grad_out (N, F, OH, OW) -> (dx (N, C, H, W) or None, dweight (F, C, k, k), dbias (F,))."""
-    cols, w_mat, (n, channels, height, width), stride, padding, k, workspace = cache
-    num_filters = w_mat.shape[1]
+    columns, w_mat, (n, channels, height, width), stride, padding = cache
+    num_filters, k = w_mat.shape[1], columns.k
     oh, ow = grad_out.shape[2:]
     positions = oh * ow
     g = grad_out.transpose(0, 2, 3, 1).reshape(n * positions, num_filters)   # N*OH*OW, F
-    # (g^T cols) rather than (cols^T g): the same product, but OpenBLAS runs this orientation faster here.
-    dweight = xp.dot(g.T, cols).reshape(num_filters, k, k, channels).transpose(0, 3, 1, 2)
     dbias = g.sum(axis=0)
+    dweight = xp.zeros((num_filters, columns.depth), g.dtype)
+    part = xp.empty_like(dweight)
+    if need_input_grad:
+        # One product per kernel offset (a stacked matmul), so each offset's gradient is contiguous for the fold.
+        w_offsets = w_mat.reshape(k * k, channels, num_filters).transpose(0, 2, 1)  # k*k, F, C
+        p = padding
+        dx_padded = xp.zeros((n, height + 2 * p, width + 2 * p, channels), g.dtype)  # N,Hp,Wp,C
+    for start, stop in columns.blocks:
+        rows = slice(start * positions, stop * positions)
+        # (g^T cols) rather than (cols^T g): the same product, but OpenBLAS runs this orientation faster here.
+        xp.matmul(g[rows].T, columns.read(start, stop), out=part)
+        dweight += part
+        if need_input_grad:
+            dcols = columns._scratch("dcols", (k * k, (stop - start) * positions, channels), g.dtype)
+            xp.matmul(g[None, rows], w_offsets, out=dcols)                          # k*k, block's OH*OW, C
+            fold_windows(dcols.reshape(k, k, stop - start, oh, ow, channels), height + 2 * p, width + 2 * p, stride,
+                         out=dx_padded[start:stop])
+    dweight = dweight.reshape(num_filters, k, k, channels).transpose(0, 3, 1, 2)
     if not need_input_grad:
         return None, xp.ascontiguousarray(dweight), dbias
-    # One product per kernel offset (a stacked matmul), so each offset's gradient is contiguous for the fold.
-    w_offsets = w_mat.reshape(k * k, channels, num_filters).transpose(0, 2, 1)  # k*k, F, C
-    p = padding
-    dx_padded = xp.zeros((n, height + 2 * p, width + 2 * p, channels), g.dtype)  # N,Hp,Wp,C
-    for start, stop in image_blocks(n, k * k * positions * channels * g.itemsize):
-        shape = (k * k, (stop - start) * positions, channels)
-        dcols = xp.empty(shape, g.dtype) if workspace is None else workspace.get("dcols", shape, g.dtype)
-        xp.matmul(g[None, start * positions:stop * positions], w_offsets, out=dcols)  # k*k, block's OH*OW, C
-        fold_windows(dcols.reshape(k, k, stop - start, oh, ow, channels), height + 2 * p, width + 2 * p, stride,
-                     out=dx_padded[start:stop])
     dx = dx_padded[:, p:p + height, p:p + width, :].transpose(0, 3, 1, 2)   # N,C,H,W
     return dx, xp.ascontiguousarray(dweight), dbias

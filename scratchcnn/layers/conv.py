@@ -52,7 +52,7 @@ class ConvLayer(ActivatedLayer):
 
     def _linear_forward(self, x, training):
         z, self._cache = conv2d_forward(x, self.weight.value, self.bias.value, self.stride, self.padding,
-                                       self._workspaces[bool(training)])
+                                       self._workspaces[bool(training)], keep_columns=bool(training))
         return z
 
     def free_scratch(self):

@@ -1,4 +1,5 @@
-"""Convolution in cache-sized blocks of images gives the same numbers as in one block, with or without a workspace."""
+"""Convolution in cache-sized blocks of images gives the same numbers as in one block, whether the backward pass
+rebuilds each block's im2col columns or reads them where the forward pass left them, with or without a workspace."""
 import numpy as np
 import pytest
 
@@ -13,20 +14,24 @@ CASES = [  # channels, size, kernel, stride, padding, filters
 ]
 
 
-def run(x, weight, bias, stride, padding, workspace, upstream):
-    out, cache = conv.conv2d_forward(x, weight, bias, stride, padding, workspace)
+def run(x, weight, bias, stride, padding, workspace, upstream, keep_columns=False):
+    out, cache = conv.conv2d_forward(x, weight, bias, stride, padding, workspace, keep_columns=keep_columns)
     out = out.copy()  # the next call may reuse the workspace
     return (out, *conv.conv2d_backward(upstream, cache))
 
 
-@pytest.mark.parametrize("channels, size, k, stride, padding, filters", CASES)
-def test_blocks_of_one_image_equal_one_block(monkeypatch, channels, size, k, stride, padding, filters):
+def case_arrays(channels, size, k, stride, padding, filters, n=7):
     rng = np.random.default_rng(0)
-    n = 7
     x = rng.normal(size=(n, channels, size, size))
     weight, bias = rng.normal(size=(filters, channels, k, k)), rng.normal(size=filters)
     oh = (size + 2 * padding - k) // stride + 1
-    upstream = rng.normal(size=(n, filters, oh, oh))
+    return x, weight, bias, rng.normal(size=(n, filters, oh, oh))
+
+
+@pytest.mark.parametrize("channels, size, k, stride, padding, filters", CASES)
+def test_blocks_of_one_image_equal_one_block(monkeypatch, channels, size, k, stride, padding, filters):
+    x, weight, bias, upstream = case_arrays(channels, size, k, stride, padding, filters)
+    n = len(x)
     monkeypatch.setattr(conv, "SHIFTED_COPIES_MIN_POSITIONS", 1)
     monkeypatch.setattr(conv, "BLOCK_BYTES", 1 << 40)
     assert len(conv.image_blocks(n, 100)) == 1
@@ -34,10 +39,38 @@ def test_blocks_of_one_image_equal_one_block(monkeypatch, channels, size, k, str
     monkeypatch.setattr(conv, "BLOCK_BYTES", 1)
     assert len(conv.image_blocks(n, 100)) == n
     workspace = Workspace()
-    for _ in range(2):  # the second pass reuses the workspace's buffers
-        blocked = run(x, weight, bias, stride, padding, workspace, upstream)
-        for got, expected in zip(blocked, whole):
-            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    for keep_bytes in (0, 1 << 40):  # columns rebuilt in the backward pass; kept from the forward pass
+        monkeypatch.setattr(conv, "KEEP_BYTES", keep_bytes)
+        for _ in range(2):  # the second pass reuses the workspace's buffers
+            blocked = run(x, weight, bias, stride, padding, workspace, upstream, keep_columns=True)
+            for got, expected in zip(blocked, whole):
+                np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_backward_rebuilds_the_columns_unless_asked_to_keep_a_small_matrix(monkeypatch):
+    x, weight, bias, upstream = case_arrays(3, 11, 4, 2, 0, 5)
+    copies = []
+    copy_block = conv._Columns._copy_block
+    monkeypatch.setattr(conv._Columns, "_copy_block", lambda self, *a: copies.append(a) or copy_block(self, *a))
+    monkeypatch.setattr(conv, "BLOCK_BYTES", 1)  # a block per image
+    for keep_columns, keep_bytes, expected in ((False, 1 << 40, 2), (True, 1 << 40, 1), (True, 0, 2)):
+        monkeypatch.setattr(conv, "KEEP_BYTES", keep_bytes)
+        copies.clear()
+        run(x, weight, bias, 2, 0, Workspace(), upstream, keep_columns)
+        assert len(copies) == expected * len(x), (keep_columns, keep_bytes)
+
+
+def test_inference_scratch_memory_does_not_grow_with_the_batch(monkeypatch):
+    monkeypatch.setattr(conv, "BLOCK_BYTES", 64 << 10)
+    rng = np.random.default_rng(1)
+    weight, bias = rng.normal(size=(8, 4, 5, 5)).astype(np.float32), np.zeros(8, np.float32)
+    used = {}
+    for n in (4, 64):
+        workspace = Workspace()
+        conv.conv2d_forward(rng.normal(size=(n, 4, 20, 20)).astype(np.float32), weight, bias, 1, 0, workspace)
+        used[n] = workspace.nbytes
+    per_image = 16 * 16 * 100 * 4  # positions x (k*k*C) float32 values
+    assert used[4] == used[64] <= max(conv.BLOCK_BYTES, per_image)
 
 
 def test_image_blocks_cover_the_batch_in_order():
