@@ -538,7 +538,7 @@ def parse_args(argv=None):
                         help=f"comma-separated subset of {','.join(SECTIONS)}: run only those (protocol and "
                              "full-epoch run even with --quick when named here)")
     parser.add_argument("--nets", default="A,B,C,D", help="comma-separated subset of A,B,C,D")
-    parser.add_argument("--rounds", type=int, default=None, help="timing rounds per case (default 3, quick 2)")
+    parser.add_argument("--rounds", type=int, default=None, help="timing rounds per case (default 5, quick 2)")
     parser.add_argument("--json", metavar="PATH", help="also write every number to PATH as JSON")
     parser.add_argument("--full-epoch-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # --quick, augment on 128 images
@@ -548,7 +548,7 @@ def parse_args(argv=None):
     unknown = [name for name in args.nets if name not in NETS]
     if unknown or not args.nets:
         parser.error(f"--nets expects names among A,B,C,D. Received: {unknown or args.nets}")
-    args.rounds = args.rounds if args.rounds is not None else (2 if args.quick else 3)
+    args.rounds = args.rounds if args.rounds is not None else (2 if args.quick else 5)
     if args.only is None:
         args.sections = list(QUICK_SECTIONS if args.quick else SECTIONS)
     else:

@@ -27,9 +27,20 @@ class ConvLayer(ActivatedLayer):
         self.bias = Parameter(initializers.zeros((self.num_filters,)), "bias")
         self.reset_parameters()
         self._cache = None
-        # The im2col matrices, reused from step to step; inference has its own, so a predict() between a
-        # training forward and its backward leaves the cached matrix alone.
-        self._workspaces = {True: Workspace(), False: Workspace()}
+        self._workspaces = self._new_workspaces()
+
+    @staticmethod
+    def _new_workspaces():
+        """The im2col buffers, reused from step to step. Inference has its own, so a predict() between a
+        training forward and its backward leaves the columns kept for that backward alone."""
+        return {True: Workspace(), False: Workspace()}
+
+    def replica(self):
+        """A twin for another shard, with buffers of its own: a worker thread may run two shards' forward
+        passes one after the other, and the second must not overwrite the columns the first one kept."""
+        twin = super().replica()
+        twin._workspaces = self._new_workspaces()
+        return twin
 
     def reset_parameters(self, rng=None):
         rng = initializers.as_generator(rng)

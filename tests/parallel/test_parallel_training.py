@@ -169,3 +169,20 @@ def test_predict_lets_go_of_its_im2col_buffers_and_training_keeps_its_own():
     assert conv._workspaces[False].nbytes == 0
     network.train(X, y, 1, 0.05, *CCE, log_file=None, batch_size=64, verbose=0, seed=0)
     assert conv._workspaces[True].nbytes > 0  # reused by the next step and the next epoch
+
+
+def test_two_replicas_run_one_after_the_other_on_one_thread_keep_their_own_columns():
+    """A worker thread may take two shards' forward passes in a row; each backward must still see its own input."""
+    rng = np.random.default_rng(3)
+    layer = ConvLayer(3, 2, 4).astype(np.float32)
+    layer.reset_parameters(rng)
+    first, second = layer.replica(), layer.replica()
+    x1, x2 = (rng.normal(size=(3, 2, 8, 8)).astype(np.float32) for _ in range(2))
+    upstream = np.ones((3, 4, 6, 6), np.float32)
+    alone = layer.replica()
+    alone.forward(x1, training=True)
+    alone.backward(upstream)
+    first.forward(x1, training=True)
+    second.forward(x2, training=True)  # same thread, before first's backward
+    first.backward(upstream)
+    np.testing.assert_array_equal(first.weight.grad, alone.weight.grad)
