@@ -1,6 +1,6 @@
 """scratchcnn against PyTorch (CPU, float32, same threads) on the report's networks.
 
-    python benchmarks/bench_vs_torch.py                  # full: ~10-15 min on 2 quiet cores
+    python benchmarks/bench_vs_torch.py                  # full: about 5 minutes on 2 quiet cores
     python benchmarks/bench_vs_torch.py --quick          # about a minute
     python benchmarks/bench_vs_torch.py --nets A,C --rounds 5 --json results.json
     python benchmarks/bench_vs_torch.py --only augment   # one section alone
