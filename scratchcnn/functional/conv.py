@@ -42,6 +42,7 @@ class _Columns:
         n, oh, ow, _, _, channels = self.windows.shape
         self.k, self.channels, self.positions = k, channels, oh * ow
         self.depth = k * k * channels
+        self.rows = self.windows.reshape(n, oh, ow, k, k * channels)  # still a view: kw and C merge
         self.workspace = workspace
         matrix_bytes = n * self.positions * self.depth * x_padded.itemsize
         self.blocks = image_blocks(n, matrix_bytes // n)
@@ -69,12 +70,11 @@ class _Columns:
 
     def _copy_block(self, start, stop):
         """Copy rows start*positions:stop*positions of the matrix: (images*OH*OW, k*k*C)."""
-        _, oh, ow, k, _, channels = self.windows.shape
         if self.kept is not None:
             cols = self._kept_block(start, stop)
         else:
-            cols = self._scratch("cols", ((stop - start) * self.positions, self.depth), self.windows.dtype)
-        rows = self.windows[start:stop].reshape(stop - start, oh, ow, k, k * channels)  # still a view: kw, C merge
+            cols = self._scratch("cols", ((stop - start) * self.positions, self.depth), self.rows.dtype)
+        rows = self.rows[start:stop]
         xp.copyto(cols.reshape(rows.shape), rows)
         return cols
 
@@ -113,8 +113,7 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
     positions = oh * ow
     g = grad_out.transpose(0, 2, 3, 1).reshape(n * positions, num_filters)   # N*OH*OW, F
     dbias = g.sum(axis=0)
-    dweight = xp.zeros((num_filters, columns.depth), g.dtype)
-    part = xp.empty_like(dweight)
+    dweight = xp.empty((num_filters, columns.depth), g.dtype)
     if need_input_grad:
         # One product per kernel offset (a stacked matmul), so each offset's gradient is contiguous for the fold.
         w_offsets = w_mat.reshape(k * k, channels, num_filters).transpose(0, 2, 1)  # k*k, F, C
@@ -123,8 +122,10 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
     for start, stop in columns.blocks:
         rows = slice(start * positions, stop * positions)
         # (g^T cols) rather than (cols^T g): the same product, but OpenBLAS runs this orientation faster here.
-        xp.matmul(g[rows].T, columns.read(start, stop), out=part)
-        dweight += part
+        if start == 0:
+            xp.matmul(g[rows].T, columns.read(start, stop), out=dweight)
+        else:
+            dweight += g[rows].T @ columns.read(start, stop)
         if need_input_grad:
             dcols = columns._scratch("dcols", (k * k, (stop - start) * positions, channels), g.dtype)
             xp.matmul(g[None, rows], w_offsets, out=dcols)                          # k*k, block's OH*OW, C
