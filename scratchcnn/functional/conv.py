@@ -11,7 +11,7 @@ than storing every block to memory and reading it back, and a convolution's
 scratch memory then stays one block, whatever the batch size.
 """
 from ..backend import xp
-from .windows import extract_windows, fold_windows, pad_spatial
+from .windows import channels_last, extract_windows, fold_windows
 
 BLOCK_BYTES = 2 << 20                # im2col columns per block of images: about the size of a core's caches
 SHIFTED_COPIES_MIN_POSITIONS = 2048  # below this many output positions, k*k small copies cost more than one
@@ -88,10 +88,7 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_co
     (training) and the whole matrix is at most KEEP_BYTES: then it keeps them.
     """
     num_filters, channels, k, _ = weight.shape
-    # Channels-last and contiguous, so a window row (k, C) is one contiguous run of k*C values.
-    x_padded = pad_spatial(x.transpose(0, 2, 3, 1), padding)           # N,Hp,Wp,C
-    if not x_padded.flags.c_contiguous:
-        x_padded = xp.ascontiguousarray(x_padded)
+    x_padded = channels_last(x, padding)  # N,Hp,Wp,C: a window row (k, C) is one contiguous run of k*C values
     columns = _Columns(x_padded, k, stride, workspace, keep_columns)
     n, oh, ow = columns.windows.shape[:3]
     positions = oh * ow

@@ -77,3 +77,17 @@ def test_image_blocks_cover_the_batch_in_order():
     blocks = conv.image_blocks(10, conv.BLOCK_BYTES // 3)
     assert blocks == [(0, 3), (3, 6), (6, 9), (9, 10)]
     assert conv.image_blocks(2, conv.BLOCK_BYTES * 5) == [(0, 1), (1, 2)]  # at least one image per block
+
+
+@pytest.mark.parametrize("channels", [1, 3, 5])  # 3: a channel at a time; 5: one transpose
+@pytest.mark.parametrize("padding", [0, 2])
+def test_channels_last_copies_or_views_with_zero_borders(channels, padding):
+    from scratchcnn.functional.windows import channels_last
+    x = np.random.default_rng(2).normal(size=(3, channels, 5, 4)).astype(np.float32)
+    expected = np.pad(x.transpose(0, 2, 3, 1), ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    got = channels_last(x, padding)
+    assert got.flags.c_contiguous and got.dtype == x.dtype
+    np.testing.assert_array_equal(got, expected)
+    already = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # channels-last memory
+    assert np.shares_memory(channels_last(already, 0), already)  # no copy needed
+    np.testing.assert_array_equal(channels_last(already, padding), expected)
