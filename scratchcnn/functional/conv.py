@@ -11,7 +11,7 @@ than storing every block to memory and reading it back, and a convolution's
 scratch memory then stays one block, whatever the batch size.
 """
 from ..backend import xp
-from .windows import channels_last, extract_windows, fold_windows
+from .windows import channels_last, depth_to_space, extract_windows, fold_windows, output_size, space_to_depth
 
 BLOCK_BYTES = 2 << 20                # im2col columns per block of images: about the size of a core's caches
 SHIFTED_COPIES_MIN_POSITIONS = 2048  # below this many output positions, k*k small copies cost more than one
@@ -42,6 +42,7 @@ class _Columns:
         n, oh, ow, _, _, channels = self.windows.shape
         self.k, self.channels, self.positions = k, channels, oh * ow
         self.depth = k * k * channels
+        self.input_shape = x_padded.shape
         self.rows = self.windows.reshape(n, oh, ow, k, k * channels)  # still a view: kw and C merge
         self.workspace = workspace
         matrix_bytes = n * self.positions * self.depth * x_padded.itemsize
@@ -88,24 +89,37 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_co
     (training) and the whole matrix is at most KEEP_BYTES: then it keeps them.
     """
     num_filters, channels, k, _ = weight.shape
-    x_padded = channels_last(x, padding)  # N,Hp,Wp,C: a window row (k, C) is one contiguous run of k*C values
-    columns = _Columns(x_padded, k, stride, workspace, keep_columns)
-    n, oh, ow = columns.windows.shape[:3]
+    n, _, height, width = x.shape
+    # A stride-s convolution whose kernel is a multiple of s is a stride-1 convolution of a (k/s x k/s) kernel
+    # over s x s pixel squares stacked as channels (space-to-depth): each window row is s times longer.
+    b = stride if stride > 1 and k % stride == 0 else 1
+    if b > 1:
+        if padding:
+            x = xp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+        rows = (output_size(height, k, stride, padding) - 1) * stride + k   # the pixels the windows reach
+        cols = (output_size(width, k, stride, padding) - 1) * stride + k
+        x_in = space_to_depth(x, b, rows, cols)                        # N,rows/b,cols/b,b*b*C
+    else:
+        x_in = channels_last(x, padding)  # N,Hp,Wp,C: a window row (k, C) is one contiguous run of k*C values
+    columns = _Columns(x_in, k // b, stride // b, workspace, keep_columns)
+    _, oh, ow = columns.windows.shape[:3]
     positions = oh * ow
-    w_mat = weight.transpose(2, 3, 1, 0).reshape(columns.depth, num_filters)  # k*k*C, F
+    # Rows of w_mat in the columns' order: (kernel row, kernel column) of blocks, then (u, v, C) inside a block.
+    w_mat = weight.reshape(num_filters, channels, k // b, b, k // b, b).transpose(2, 4, 3, 5, 1, 0)
+    w_mat = w_mat.reshape(columns.depth, num_filters)                  # k*k*C, F
     out = xp.empty((n * positions, num_filters), x.dtype)              # N*OH*OW, F
     for start, stop in columns.blocks:
         xp.matmul(columns.write(start, stop), w_mat, out=out[start * positions:stop * positions])
     out += bias
     out = out.reshape(n, oh, ow, num_filters).transpose(0, 3, 1, 2)    # N,F,OH,OW (a view of channels-last memory)
-    cache = (columns, w_mat, x.shape, stride, padding)
+    cache = (columns, w_mat, (n, channels, height, width), stride, padding, b)
     return out, cache
 
 
 def conv2d_backward(grad_out, cache, need_input_grad=True):
     """grad_out (N, F, OH, OW) -> (dx (N, C, H, W) or None, dweight (F, C, k, k), dbias (F,))."""
-    columns, w_mat, (n, channels, height, width), stride, padding = cache
-    num_filters, k = w_mat.shape[1], columns.k
+    columns, w_mat, (n, channels, height, width), stride, padding, b = cache
+    num_filters, k = w_mat.shape[1], columns.k                         # k: the kernel over blocks, k/b
     oh, ow = grad_out.shape[2:]
     positions = oh * ow
     g = grad_out.transpose(0, 2, 3, 1).reshape(n * positions, num_filters)   # N*OH*OW, F
@@ -113,9 +127,8 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
     dweight = xp.empty((num_filters, columns.depth), g.dtype)
     if need_input_grad:
         # One product per kernel offset (a stacked matmul), so each offset's gradient is contiguous for the fold.
-        w_offsets = w_mat.reshape(k * k, channels, num_filters).transpose(0, 2, 1)  # k*k, F, C
-        p = padding
-        dx_padded = xp.zeros((n, height + 2 * p, width + 2 * p, channels), g.dtype)  # N,Hp,Wp,C
+        w_offsets = w_mat.reshape(k * k, columns.channels, num_filters).transpose(0, 2, 1)  # k*k, F, C
+        dx_in = xp.zeros(columns.input_shape, g.dtype)                 # N,Hp,Wp,C (or its space-to-depth blocks)
     for start, stop in columns.blocks:
         rows = slice(start * positions, stop * positions)
         # (g^T cols) rather than (cols^T g): the same product, but OpenBLAS runs this orientation faster here.
@@ -124,12 +137,20 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
         else:
             dweight += g[rows].T @ columns.read(start, stop)
         if need_input_grad:
-            dcols = columns._scratch("dcols", (k * k, (stop - start) * positions, channels), g.dtype)
+            dcols = columns._scratch("dcols", (k * k, (stop - start) * positions, columns.channels), g.dtype)
             xp.matmul(g[None, rows], w_offsets, out=dcols)                          # k*k, block's OH*OW, C
-            fold_windows(dcols.reshape(k, k, stop - start, oh, ow, channels), height + 2 * p, width + 2 * p, stride,
-                         out=dx_padded[start:stop])
-    dweight = dweight.reshape(num_filters, k, k, channels).transpose(0, 3, 1, 2)
+            fold_windows(dcols.reshape(k, k, stop - start, oh, ow, columns.channels), *columns.input_shape[1:3],
+                         stride // b, out=dx_in[start:stop])
+    dweight = dweight.reshape(num_filters, k, k, b, b, channels).transpose(0, 5, 1, 3, 2, 4)
+    dweight = xp.ascontiguousarray(dweight).reshape(num_filters, channels, k * b, k * b)
     if not need_input_grad:
-        return None, xp.ascontiguousarray(dweight), dbias
+        return None, dweight, dbias
+    p = padding
+    if b > 1:
+        dx_padded = xp.zeros((n, height + 2 * p, width + 2 * p, channels), g.dtype)
+        rows_, cols_ = dx_in.shape[1] * b, dx_in.shape[2] * b
+        dx_padded[:, :rows_, :cols_] = depth_to_space(dx_in, b, channels)
+    else:
+        dx_padded = dx_in
     dx = dx_padded[:, p:p + height, p:p + width, :].transpose(0, 3, 1, 2)   # N,C,H,W
-    return dx, xp.ascontiguousarray(dweight), dbias
+    return dx, dweight, dbias

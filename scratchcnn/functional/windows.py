@@ -38,6 +38,32 @@ def channels_last(x, padding=0):
     return out
 
 
+def space_to_depth(x, block, rows, cols):
+    """The first rows x cols pixels (multiples of `block`) of x (N, C, H, W) -> channels-last (N, rows/b, cols/b, b*b*C).
+
+    Each block x block square of pixels becomes one pixel of b*b*C channels, ordered
+    (row in the block, column in the block, channel): out[n, i, j, (u, v, c)] = x[n, c, i*b + u, j*b + v].
+    """
+    n, c = x.shape[:2]
+    b = block
+    out = xp.empty((n, rows // b, cols // b, b, b, c), dtype=x.dtype)
+    for u in range(b):
+        for v in range(b):
+            if c <= FEW_CHANNELS:
+                for channel in range(c):
+                    out[:, :, :, u, v, channel] = x[:, channel, u:rows:b, v:cols:b]
+            else:
+                out[:, :, :, u, v, :] = x[:, :, u:rows:b, v:cols:b].transpose(0, 2, 3, 1)
+    return out.reshape(n, rows // b, cols // b, b * b * c)
+
+
+def depth_to_space(y, block, channels):
+    """Inverse of space_to_depth: (N, R, S, b*b*C) -> channels-last (N, R*b, S*b, C)."""
+    n, r, s, _ = y.shape
+    b = block
+    return y.reshape(n, r, s, b, b, channels).transpose(0, 1, 3, 2, 4, 5).reshape(n, r * b, s * b, channels)
+
+
 def extract_windows(x, kernel_size, stride):
     """A read-only view (N, OH, OW, k, k, C) of every k x k window of x (N, H, W, C)."""
     n, h, w, c = x.shape

@@ -91,3 +91,34 @@ def test_channels_last_copies_or_views_with_zero_borders(channels, padding):
     already = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # channels-last memory
     assert np.shares_memory(channels_last(already, 0), already)  # no copy needed
     np.testing.assert_array_equal(channels_last(already, padding), expected)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 6])  # a channel at a time, and a transpose per offset
+def test_space_to_depth_stacks_each_block_of_pixels_as_channels(channels):
+    from scratchcnn.functional.windows import depth_to_space, space_to_depth
+    x = np.random.default_rng(4).normal(size=(2, channels, 7, 9))
+    blocks = space_to_depth(x, 2, 6, 8)                              # the first 6 x 8 pixels
+    assert blocks.shape == (2, 3, 4, 4 * channels)
+    for i, j, u, v, c in [(0, 0, 0, 0, 0), (2, 3, 1, 1, channels - 1), (1, 2, 0, 1, channels // 2)]:
+        assert blocks[1, i, j, (u * 2 + v) * channels + c] == x[1, c, i * 2 + u, j * 2 + v]
+    np.testing.assert_array_equal(depth_to_space(blocks, 2, channels), x[:, :, :6, :8].transpose(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("channels, size, k, stride, padding", [(6, 12, 4, 2, 1), (3, 11, 6, 3, 0), (2, 9, 2, 2, 2)])
+def test_strided_convolution_by_space_to_depth_equals_stride_one_subsampled(channels, size, k, stride, padding):
+    """A stride-s convolution (kernel a multiple of s: the space-to-depth path) is the stride-1 one (the plain
+    im2col path) read at every s-th position; its gradients are the stride-1 ones with the upstream gradient
+    placed at those positions and zeros between."""
+    rng = np.random.default_rng(5)
+    x, weight, bias = rng.normal(size=(2, channels, size, size)), rng.normal(size=(4, channels, k, k)), rng.normal(size=4)
+    out, cache = conv.conv2d_forward(x, weight, bias, stride, padding)
+    upstream = rng.normal(size=out.shape)
+    dx, dweight, dbias = conv.conv2d_backward(upstream, cache)
+    dense_out, dense_cache = conv.conv2d_forward(x, weight, bias, 1, padding)
+    oh = out.shape[2]
+    np.testing.assert_allclose(out, dense_out[:, :, ::stride, ::stride][:, :, :oh, :oh], rtol=1e-12, atol=1e-12)
+    dense_upstream = np.zeros(dense_out.shape)
+    dense_upstream[:, :, ::stride, ::stride][:, :, :oh, :oh] = upstream
+    expected = conv.conv2d_backward(dense_upstream, dense_cache)
+    for got, want in zip((dx, dweight, dbias), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
