@@ -49,7 +49,7 @@ class _Columns:
         self.blocks = image_blocks(n, matrix_bytes // n)
         self.kept = None
         if channels == 1 and stride == 1 and n * self.positions >= SHIFTED_COPIES_MIN_POSITIONS:
-            stack = self._scratch("stack", (k * k, n, oh, ow), x_padded.dtype)
+            stack = self.scratch("stack", (k * k, n, oh, ow), x_padded.dtype)
             for i in range(k):
                 for j in range(k):
                     stack[i * k + j] = x_padded[:, i:i + oh, j:j + ow, 0]
@@ -57,12 +57,12 @@ class _Columns:
             self.blocks = [(0, n)]  # more blocks would only mean more small copies
             self.write = self.read = self._kept_block
         elif keep and matrix_bytes <= KEEP_BYTES:
-            self.kept = self._scratch("cols", (n * self.positions, self.depth), x_padded.dtype)
+            self.kept = self.scratch("cols", (n * self.positions, self.depth), x_padded.dtype)
             self.write, self.read = self._copy_block, self._kept_block
         else:
             self.write = self.read = self._copy_block
 
-    def _scratch(self, name, shape, dtype):
+    def scratch(self, name, shape, dtype):
         """An uninitialised array, lent by the workspace if there is one."""
         return xp.empty(shape, dtype) if self.workspace is None else self.workspace.get(name, shape, dtype)
 
@@ -74,7 +74,7 @@ class _Columns:
         if self.kept is not None:
             cols = self._kept_block(start, stop)
         else:
-            cols = self._scratch("cols", ((stop - start) * self.positions, self.depth), self.rows.dtype)
+            cols = self.scratch("cols", ((stop - start) * self.positions, self.depth), self.rows.dtype)
         rows = self.rows[start:stop]
         xp.copyto(cols.reshape(rows.shape), rows)
         return cols
@@ -137,7 +137,7 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
         else:
             dweight += g[rows].T @ columns.read(start, stop)
         if need_input_grad:
-            dcols = columns._scratch("dcols", (k * k, (stop - start) * positions, columns.channels), g.dtype)
+            dcols = columns.scratch("dcols", (k * k, (stop - start) * positions, columns.channels), g.dtype)
             xp.matmul(g[None, rows], w_offsets, out=dcols)                          # k*k, block's OH*OW, C
             fold_windows(dcols.reshape(k, k, stop - start, oh, ow, columns.channels), *columns.input_shape[1:3],
                          stride // b, out=dx_in[start:stop])
