@@ -146,10 +146,10 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
     if not need_input_grad:
         return None, dweight, dbias
     p = padding
-    if b > 1:
+    if b > 1:  # back to pixels; those no window reached keep a zero gradient
+        reached = depth_to_space(dx_in, b, channels)
         dx_padded = xp.zeros((n, height + 2 * p, width + 2 * p, channels), g.dtype)
-        rows_, cols_ = dx_in.shape[1] * b, dx_in.shape[2] * b
-        dx_padded[:, :rows_, :cols_] = depth_to_space(dx_in, b, channels)
+        dx_padded[:, :reached.shape[1], :reached.shape[2]] = reached
     else:
         dx_padded = dx_in
     dx = dx_padded[:, p:p + height, p:p + width, :].transpose(0, 3, 1, 2)   # N,C,H,W
