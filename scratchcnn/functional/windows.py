@@ -15,13 +15,24 @@ def output_size(size, kernel_size, stride, padding=0):
 FEW_CHANNELS = 4  # up to this many channels, a channel-at-a-time copy makes channels-last faster than one transpose
 
 
+def copy_to_channels_last(out, x):
+    """Copy x (N, C, H, W), any strides, into out (N, H, W, C).
+
+    With few channels the copy goes a channel at a time: each is one long strided
+    run, where a whole transpose would move only C values per inner loop.
+    """
+    if x.shape[1] <= FEW_CHANNELS:
+        for channel in range(x.shape[1]):
+            out[..., channel] = x[:, channel]
+    else:
+        out[...] = x.transpose(0, 2, 3, 1)
+
+
 def channels_last(x, padding=0):
     """(N, C, H, W) -> contiguous channels-last (N, H + 2*padding, W + 2*padding, C) with zero borders.
 
     A view when x is already channels-last memory and needs no padding (a previous
-    layer's output usually is); otherwise one copy. With few channels the copy goes a
-    channel at a time: each is one long strided run, where a whole transpose would
-    move only C values per inner loop.
+    layer's output usually is); otherwise one copy.
     """
     n, c, h, w = x.shape
     x_nhwc = x.transpose(0, 2, 3, 1)
@@ -29,12 +40,7 @@ def channels_last(x, padding=0):
         return x_nhwc
     p = padding
     out = (xp.zeros if p else xp.empty)((n, h + 2 * p, w + 2 * p, c), dtype=x.dtype)
-    inside = out[:, p:p + h, p:p + w, :]
-    if c <= FEW_CHANNELS:
-        for channel in range(c):
-            inside[..., channel] = x[:, channel]
-    else:
-        inside[...] = x_nhwc
+    copy_to_channels_last(out[:, p:p + h, p:p + w, :], x)
     return out
 
 
@@ -49,11 +55,7 @@ def space_to_depth(x, block, rows, cols):
     out = xp.empty((n, rows // b, cols // b, b, b, c), dtype=x.dtype)
     for u in range(b):
         for v in range(b):
-            if c <= FEW_CHANNELS:
-                for channel in range(c):
-                    out[:, :, :, u, v, channel] = x[:, channel, u:rows:b, v:cols:b]
-            else:
-                out[:, :, :, u, v, :] = x[:, :, u:rows:b, v:cols:b].transpose(0, 2, 3, 1)
+            copy_to_channels_last(out[:, :, :, u, v, :], x[:, :, u:rows:b, v:cols:b])
     return out.reshape(n, rows // b, cols // b, b * b * c)
 
 
