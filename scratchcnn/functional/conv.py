@@ -33,8 +33,8 @@ class _Columns:
     (the backward pass) returns them again: copied afresh, or, when `keep` was asked
     and the whole matrix is at most KEEP_BYTES (it then stays in cache between the
     passes), from where `write` left them. With one input channel and many positions,
-    the matrix is built whole and kept, as k*k shifted copies of the image (runs of
-    OW values rather than of k).
+    the matrix is k*k shifted copies of the images (runs of OW values rather than of
+    k): built whole and kept when training, a block at a time otherwise.
     """
 
     def __init__(self, x_padded, k, stride, workspace, keep=False):
@@ -42,20 +42,19 @@ class _Columns:
         n, oh, ow, _, _, channels = self.windows.shape
         self.k, self.channels, self.positions = k, channels, oh * ow
         self.depth = k * k * channels
-        self.input_shape = x_padded.shape
+        self.images, self.input_shape = x_padded, x_padded.shape
         self.rows = self.windows.reshape(n, oh, ow, k, k * channels)  # still a view: kw and C merge
         self.workspace = workspace
         matrix_bytes = n * self.positions * self.depth * x_padded.itemsize
         self.blocks = image_blocks(n, matrix_bytes // n)
         self.kept = None
         if channels == 1 and stride == 1 and n * self.positions >= SHIFTED_COPIES_MIN_POSITIONS:
-            stack = self.scratch("stack", (k * k, n, oh, ow), x_padded.dtype)
-            for i in range(k):
-                for j in range(k):
-                    stack[i * k + j] = x_padded[:, i:i + oh, j:j + ow, 0]
-            self.kept = stack.reshape(k * k, n * self.positions).T    # N*OH*OW, k*k (a transposed view)
-            self.blocks = [(0, n)]  # more blocks would only mean more small copies
-            self.write = self.read = self._kept_block
+            if keep:  # built whole, once: more blocks would only mean more small copies
+                self.kept = self._shifted_copies(0, n)
+                self.blocks = [(0, n)]
+                self.write = self.read = self._kept_block
+            else:     # inference: one block at a time, so the copies stay in cache for their product
+                self.write = self.read = self._shifted_copies
         elif keep and matrix_bytes <= KEEP_BYTES:
             self.kept = self.scratch("cols", (n * self.positions, self.depth), x_padded.dtype)
             self.write, self.read = self._copy_block, self._kept_block
@@ -68,6 +67,16 @@ class _Columns:
 
     def _kept_block(self, start, stop):
         return self.kept[start * self.positions:stop * self.positions]
+
+    def _shifted_copies(self, start, stop):
+        """One input channel: the block's matrix as k*k shifted copies of its images (a transposed view)."""
+        k, x = self.k, self.images
+        oh, ow = self.windows.shape[1:3]
+        stack = self.scratch("stack", (k * k, stop - start, oh, ow), x.dtype)
+        for i in range(k):
+            for j in range(k):
+                stack[i * k + j] = x[start:stop, i:i + oh, j:j + ow, 0]
+        return stack.reshape(k * k, (stop - start) * self.positions).T    # block's OH*OW, k*k
 
     def _copy_block(self, start, stop):
         """Copy rows start*positions:stop*positions of the matrix: (images*OH*OW, k*k*C)."""
