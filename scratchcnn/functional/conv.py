@@ -48,7 +48,9 @@ class _Columns:
         matrix_bytes = n * self.positions * self.depth * x_padded.itemsize
         self.blocks = image_blocks(n, matrix_bytes // n)
         self.kept = None
+        self.ones_column = False  # whether the matrix ends with a column of ones (the bias's, in both products)
         if channels == 1 and stride == 1 and n * self.positions >= SHIFTED_COPIES_MIN_POSITIONS:
+            self.ones_column = True
             if keep:  # built whole, once: more blocks would only mean more small copies
                 self.kept = self._shifted_copies(0, n)
                 self.blocks = [(0, n)]
@@ -69,14 +71,16 @@ class _Columns:
         return self.kept[start * self.positions:stop * self.positions]
 
     def _shifted_copies(self, start, stop):
-        """One input channel: the block's matrix as k*k shifted copies of its images (a transposed view)."""
+        """One input channel: the block's matrix as k*k shifted copies of its images, then a row of ones
+        (a transposed view: block's OH*OW, k*k + 1). The ones carry the bias, so no pass of its own adds it."""
         k, x = self.k, self.images
         oh, ow = self.windows.shape[1:3]
-        stack = self.scratch("stack", (k * k, stop - start, oh, ow), x.dtype)
+        stack = self.scratch("stack", (k * k + 1, stop - start, oh, ow), x.dtype)
         for i in range(k):
             for j in range(k):
                 stack[i * k + j] = x[start:stop, i:i + oh, j:j + ow, 0]
-        return stack.reshape(k * k, (stop - start) * self.positions).T    # block's OH*OW, k*k
+        stack[k * k] = 1
+        return stack.reshape(k * k + 1, (stop - start) * self.positions).T
 
     def _copy_block(self, start, stop):
         """Copy rows start*positions:stop*positions of the matrix: (images*OH*OW, k*k*C)."""
@@ -116,10 +120,12 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_co
     # Rows of w_mat in the columns' order: (kernel row, kernel column) of blocks, then (u, v, C) inside a block.
     w_mat = weight.reshape(num_filters, channels, k // b, b, k // b, b).transpose(2, 4, 3, 5, 1, 0)
     w_mat = w_mat.reshape(columns.depth, num_filters)                  # k*k*C, F
+    w_bias = xp.concatenate([w_mat, bias[None].astype(w_mat.dtype)]) if columns.ones_column else w_mat
     out = xp.empty((n * positions, num_filters), x.dtype)              # N*OH*OW, F
     for start, stop in columns.blocks:
-        xp.matmul(columns.write(start, stop), w_mat, out=out[start * positions:stop * positions])
-    out += bias
+        xp.matmul(columns.write(start, stop), w_bias, out=out[start * positions:stop * positions])
+    if not columns.ones_column:
+        out += bias
     out = out.reshape(n, oh, ow, num_filters).transpose(0, 3, 1, 2)    # N,F,OH,OW (a view of channels-last memory)
     cache = (columns, w_mat, (n, channels, height, width), stride, padding, b)
     return out, cache
@@ -132,8 +138,7 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
     oh, ow = grad_out.shape[2:]
     positions = oh * ow
     g = grad_out.transpose(0, 2, 3, 1).reshape(n * positions, num_filters)   # N*OH*OW, F
-    dbias = g.sum(axis=0)
-    dweight = xp.empty((num_filters, columns.depth), g.dtype)
+    dweight = xp.empty((num_filters, columns.depth + columns.ones_column), g.dtype)   # and dbias, by the ones
     if need_input_grad:
         # One product per kernel offset (a stacked matmul), so each offset's gradient is contiguous for the fold.
         w_offsets = w_mat.reshape(k * k, columns.channels, num_filters).transpose(0, 2, 1)  # k*k, F, C
@@ -150,6 +155,10 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
             xp.matmul(g[None, rows], w_offsets, out=dcols)                          # k*k, block's OH*OW, C
             fold_windows(dcols.reshape(k, k, stop - start, oh, ow, columns.channels), *columns.input_shape[1:3],
                          stride // b, out=dx_in[start:stop])
+    if columns.ones_column:
+        dweight, dbias = dweight[:, :-1], xp.ascontiguousarray(dweight[:, -1])
+    else:
+        dbias = g.sum(axis=0)
     dweight = dweight.reshape(num_filters, k, k, b, b, channels).transpose(0, 5, 1, 3, 2, 4)
     dweight = xp.ascontiguousarray(dweight).reshape(num_filters, channels, k * b, k * b)
     if not need_input_grad:
