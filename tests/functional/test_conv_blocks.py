@@ -39,12 +39,27 @@ def test_blocks_of_one_image_equal_one_block(monkeypatch, channels, size, k, str
     monkeypatch.setattr(conv, "BLOCK_BYTES", 1)
     assert len(conv.image_blocks(n, 100)) == n
     workspace = Workspace()
-    for keep_bytes in (0, 1 << 40):  # columns rebuilt in the backward pass; kept from the forward pass
+    # inference (columns rebuilt in the backward pass); training with columns rebuilt; training with them kept
+    for keep_columns, keep_bytes in ((False, 1 << 40), (True, 0), (True, 1 << 40)):
         monkeypatch.setattr(conv, "KEEP_BYTES", keep_bytes)
         for _ in range(2):  # the second pass reuses the workspace's buffers
-            blocked = run(x, weight, bias, stride, padding, workspace, upstream, keep_columns=True)
+            blocked = run(x, weight, bias, stride, padding, workspace, upstream, keep_columns=keep_columns)
             for got, expected in zip(blocked, whole):
                 np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("keep_columns", [False, True])
+def test_one_channel_shifted_copies_equal_the_general_columns(monkeypatch, keep_columns):
+    """The shifted copies end with a row of ones that carries the bias forward and sums its gradient backward."""
+    x, weight, bias, upstream = case_arrays(1, 12, 5, 1, 1, 6)
+    monkeypatch.setattr(conv, "BLOCK_BYTES", 4 * 12 * 12 * 26 * 8)  # a few images per block
+    results = {}
+    for min_positions in (1, 1 << 40):  # shifted copies; the general (kh, kw, C) columns
+        monkeypatch.setattr(conv, "SHIFTED_COPIES_MIN_POSITIONS", min_positions)
+        results[min_positions] = run(x, weight, bias, 1, 1, Workspace(), upstream, keep_columns)
+    for got, expected in zip(results[1], results[1 << 40]):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results[1][3], upstream.sum(axis=(0, 2, 3)), rtol=1e-12)  # dbias
 
 
 def test_backward_rebuilds_the_columns_unless_asked_to_keep_a_small_matrix(monkeypatch):
@@ -60,17 +75,18 @@ def test_backward_rebuilds_the_columns_unless_asked_to_keep_a_small_matrix(monke
         assert len(copies) == expected * len(x), (keep_columns, keep_bytes)
 
 
-def test_inference_scratch_memory_does_not_grow_with_the_batch(monkeypatch):
+@pytest.mark.parametrize("channels", [4, 1])  # 1: the shifted copies (k*k values and a one per position)
+def test_inference_scratch_memory_does_not_grow_with_the_batch(monkeypatch, channels):
     monkeypatch.setattr(conv, "BLOCK_BYTES", 64 << 10)
     rng = np.random.default_rng(1)
-    weight, bias = rng.normal(size=(8, 4, 5, 5)).astype(np.float32), np.zeros(8, np.float32)
+    weight, bias = rng.normal(size=(8, channels, 5, 5)).astype(np.float32), np.zeros(8, np.float32)
     used = {}
-    for n in (4, 64):
+    for n in (8, 64):
         workspace = Workspace()
-        conv.conv2d_forward(rng.normal(size=(n, 4, 20, 20)).astype(np.float32), weight, bias, 1, 0, workspace)
+        conv.conv2d_forward(rng.normal(size=(n, channels, 20, 20)).astype(np.float32), weight, bias, 1, 0, workspace)
         used[n] = workspace.nbytes
-    per_image = 16 * 16 * 100 * 4  # positions x (k*k*C) float32 values
-    assert used[4] == used[64] <= max(conv.BLOCK_BYTES, per_image)
+    per_image = 16 * 16 * (25 * channels + (channels == 1)) * 4  # positions x depth float32 values
+    assert 0 < used[8] == used[64] <= max(conv.BLOCK_BYTES, per_image)
 
 
 def test_image_blocks_cover_the_batch_in_order():
