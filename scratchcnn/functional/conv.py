@@ -138,7 +138,7 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
     oh, ow = grad_out.shape[2:]
     positions = oh * ow
     g = grad_out.transpose(0, 2, 3, 1).reshape(n * positions, num_filters)   # N*OH*OW, F
-    dweight = xp.empty((num_filters, columns.depth + columns.ones_column), g.dtype)   # and dbias, by the ones
+    dweight = xp.empty((num_filters, columns.depth + int(columns.ones_column)), g.dtype)  # and dbias, by the ones
     if need_input_grad:
         # One product per kernel offset (a stacked matmul), so each offset's gradient is contiguous for the fold.
         w_offsets = w_mat.reshape(k * k, columns.channels, num_filters).transpose(0, 2, 1)  # k*k, F, C
