@@ -1,0 +1,17 @@
+"""benchmarks/conv_products.py: one row per convolution of the benchmark nets, with a rate and a time per image."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "benchmarks", "conv_products.py")
+
+
+def test_prints_a_rate_for_every_convolution():
+    result = subprocess.run([sys.executable, SCRIPT, "--repeats", "1"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["A", "B", "B", "B", "C", "C", "D"]
+    for row in rows:
+        gflops, product_us = float(row[-3]), float(row[-2])
+        assert gflops > 0 and product_us > 0
