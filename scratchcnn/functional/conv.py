@@ -11,6 +11,7 @@ than storing every block to memory and reading it back, and a convolution's
 scratch memory then stays one block, whatever the batch size.
 """
 from ..backend import xp
+from . import winograd
 from .windows import channels_last, depth_to_space, extract_windows, fold_windows, output_size, space_to_depth
 
 BLOCK_BYTES = 2 << 20                # im2col columns per block of images: about the size of a core's caches
@@ -96,10 +97,12 @@ class _Columns:
 def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_columns=False):
     """x (N, C, H, W), weight (F, C, k, k), bias (F,) -> out (N, F, OH, OW), cache.
 
-    `workspace` (a Workspace) lends the blocks of im2col columns their memory;
-    without one they are fresh arrays. The cache holds the padded input, from
-    which the backward pass copies the columns again, unless `keep_columns`
-    (training) and the whole matrix is at most KEEP_BYTES: then it keeps them.
+    A stride-1 convolution (after space-to-depth) whose kernel is wide enough runs by
+    Winograd's minimal filtering along the width (winograd.py), the rest by im2col.
+    `workspace` (a Workspace) lends the blocks of columns their memory; without one
+    they are fresh arrays. The cache holds the padded input, from which the backward
+    pass copies the columns again, unless `keep_columns` (training, im2col) and the
+    whole matrix is at most KEEP_BYTES: then it keeps them.
     """
     num_filters, channels, k, _ = weight.shape
     n, _, height, width = x.shape
@@ -114,31 +117,68 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_co
         x_in = space_to_depth(x, b, rows, cols)                        # N,rows/b,cols/b,b*b*C
     else:
         x_in = channels_last(x, padding)  # N,Hp,Wp,C: a window row (k, C) is one contiguous run of k*C values
-    columns = _Columns(x_in, k // b, stride // b, workspace, keep_columns)
-    _, oh, ow = columns.windows.shape[:3]
+    # The kernel in x_in's terms: (kernel row, kernel column) of blocks, then (u, v, C) inside a block.
+    kb, sb = k // b, stride // b
+    w_rows = weight.reshape(num_filters, channels, kb, b, kb, b).transpose(2, 4, 3, 5, 1, 0)
+    w_rows = w_rows.reshape(kb, kb, b * b * channels, num_filters)   # k/b, k/b, b*b*C, F
+    tile = winograd.tile_size(kb, output_size(x_in.shape[1], kb, sb), x_in.shape[3]) if sb == 1 else None
+    if tile:
+        out, inner = winograd.winograd_forward(x_in, w_rows, bias, tile, workspace)
+    else:
+        out, inner = _im2col_forward(x_in, w_rows, bias, sb, workspace, keep_columns)
+    out = out.transpose(0, 3, 1, 2)                                    # N,F,OH,OW (a view of channels-last memory)
+    return out, (tile, inner, (n, channels, height, width), k, stride, padding, b)
+
+
+def _im2col_forward(x_in, w_rows, bias, stride, workspace, keep_columns):
+    """x_in (N, H, W, C) channels-last, padded; w_rows (k, k, C, F) -> out (N, OH, OW, F), cache."""
+    k, _, channels, num_filters = w_rows.shape
+    columns = _Columns(x_in, k, stride, workspace, keep_columns)
+    n, oh, ow = columns.windows.shape[:3]
     positions = oh * ow
-    # Rows of w_mat in the columns' order: (kernel row, kernel column) of blocks, then (u, v, C) inside a block.
-    w_mat = weight.reshape(num_filters, channels, k // b, b, k // b, b).transpose(2, 4, 3, 5, 1, 0)
-    w_mat = w_mat.reshape(columns.depth, num_filters)                  # k*k*C, F
+    w_mat = w_rows.reshape(columns.depth, num_filters)                # k*k*C, F
     w_bias = xp.concatenate([w_mat, bias[None].astype(w_mat.dtype)]) if columns.ones_column else w_mat
-    out = xp.empty((n * positions, num_filters), x.dtype)              # N*OH*OW, F
+    out = xp.empty((n * positions, num_filters), x_in.dtype)          # N*OH*OW, F
     for start, stop in columns.blocks:
         xp.matmul(columns.write(start, stop), w_bias, out=out[start * positions:stop * positions])
     if not columns.ones_column:
         out += bias
-    out = out.reshape(n, oh, ow, num_filters).transpose(0, 3, 1, 2)    # N,F,OH,OW (a view of channels-last memory)
-    cache = (columns, w_mat, (n, channels, height, width), stride, padding, b)
-    return out, cache
+    return out.reshape(n, oh, ow, num_filters), (columns, w_mat)
 
 
 def conv2d_backward(grad_out, cache, need_input_grad=True):
     """grad_out (N, F, OH, OW) -> (dx (N, C, H, W) or None, dweight (F, C, k, k), dbias (F,))."""
-    columns, w_mat, (n, channels, height, width), stride, padding, b = cache
-    num_filters, k = w_mat.shape[1], columns.k                         # k: the kernel over blocks, k/b
-    oh, ow = grad_out.shape[2:]
+    tile, inner, (n, channels, height, width), k, stride, padding, b = cache
+    g = grad_out.transpose(0, 2, 3, 1)                                 # N,OH,OW,F
+    if tile:
+        dx_in, dweight, dbias = winograd.winograd_backward(g, inner, need_input_grad)
+    else:
+        dx_in, dweight, dbias = _im2col_backward(g, inner, stride // b, need_input_grad)
+    num_filters, kb = dweight.shape[0], k // b                        # kb: the kernel over blocks
+    dweight = dweight.reshape(num_filters, kb, kb, b, b, channels).transpose(0, 5, 1, 3, 2, 4)
+    dweight = xp.ascontiguousarray(dweight).reshape(num_filters, channels, k, k)
+    if not need_input_grad:
+        return None, dweight, dbias
+    p = padding
+    if b > 1:  # back to pixels; those no window reached keep a zero gradient
+        reached = depth_to_space(dx_in, b, channels)
+        dx_padded = xp.zeros((n, height + 2 * p, width + 2 * p, channels), g.dtype)
+        dx_padded[:, :reached.shape[1], :reached.shape[2]] = reached
+    else:
+        dx_padded = dx_in
+    dx = dx_padded[:, p:p + height, p:p + width, :].transpose(0, 3, 1, 2)   # N,C,H,W
+    return dx, dweight, dbias
+
+
+def _im2col_backward(g, cache, stride, need_input_grad):
+    """g (N, OH, OW, F) -> (dx_in (N, H, W, C) or None, dweight (F, k*k*C) in the columns' order, dbias (F,))."""
+    columns, w_mat = cache
+    num_filters, k = w_mat.shape[1], columns.k
+    n, oh, ow = g.shape[:3]
     positions = oh * ow
-    g = grad_out.transpose(0, 2, 3, 1).reshape(n * positions, num_filters)   # N*OH*OW, F
+    g = g.reshape(n * positions, num_filters)                          # N*OH*OW, F
     dweight = xp.empty((num_filters, columns.depth + int(columns.ones_column)), g.dtype)  # and dbias, by the ones
+    dx_in = None
     if need_input_grad:
         # One product per kernel offset (a stacked matmul), so each offset's gradient is contiguous for the fold.
         w_offsets = w_mat.reshape(k * k, columns.channels, num_filters).transpose(0, 2, 1)  # k*k, F, C
@@ -154,21 +194,7 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
             dcols = columns.scratch("dcols", (k * k, (stop - start) * positions, columns.channels), g.dtype)
             xp.matmul(g[None, rows], w_offsets, out=dcols)                          # k*k, block's OH*OW, C
             fold_windows(dcols.reshape(k, k, stop - start, oh, ow, columns.channels), *columns.input_shape[1:3],
-                         stride // b, out=dx_in[start:stop])
+                         stride, out=dx_in[start:stop])
     if columns.ones_column:
-        dweight, dbias = dweight[:, :-1], xp.ascontiguousarray(dweight[:, -1])
-    else:
-        dbias = g.sum(axis=0)
-    dweight = dweight.reshape(num_filters, k, k, b, b, channels).transpose(0, 5, 1, 3, 2, 4)
-    dweight = xp.ascontiguousarray(dweight).reshape(num_filters, channels, k * b, k * b)
-    if not need_input_grad:
-        return None, dweight, dbias
-    p = padding
-    if b > 1:  # back to pixels; those no window reached keep a zero gradient
-        reached = depth_to_space(dx_in, b, channels)
-        dx_padded = xp.zeros((n, height + 2 * p, width + 2 * p, channels), g.dtype)
-        dx_padded[:, :reached.shape[1], :reached.shape[2]] = reached
-    else:
-        dx_padded = dx_in
-    dx = dx_padded[:, p:p + height, p:p + width, :].transpose(0, 3, 1, 2)   # N,C,H,W
-    return dx, dweight, dbias
+        return dx_in, dweight[:, :-1], xp.ascontiguousarray(dweight[:, -1])
+    return dx_in, dweight, g.sum(axis=0)
