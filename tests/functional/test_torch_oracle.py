@@ -74,6 +74,28 @@ def test_conv2d_matches_torch(torch, close, n, c, h, w, f, k, stride, padding, s
 
 
 @FUNCTIONAL
+@given(n=st.integers(1, 3), c=st.integers(8, 12), h=st.integers(8, 20), w=st.integers(5, 12), f=st.integers(1, 5),
+       k=st.integers(4, 7), stride=st.sampled_from([1, 2]), padding=st.integers(0, 2), seed=seeds)
+def test_conv2d_by_winograd_matches_torch(torch, close, n, c, h, w, f, k, stride, padding, seed):
+    """Tall kernels over many channels: the shapes that take the Winograd path (winograd.tile_size), including the
+    stride-2 ones it takes after space-to-depth; the examples that do not (too few output rows) still check im2col."""
+    assume(h + 2 * padding >= k and w + 2 * padding >= k)
+    rng = np.random.default_rng(seed)
+    x, weight, bias = rng.normal(size=(n, c, h, w)), rng.normal(size=(f, c, k, k)), rng.normal(size=(f,))
+    out, cache = conv2d_forward(x, weight, bias, stride, padding)
+    upstream = rng.normal(size=out.shape)
+    dx, dweight, dbias = conv2d_backward(upstream, cache)
+    tx, tweight, tbias = leaf(torch, x), leaf(torch, weight), leaf(torch, bias)
+    expected = torch.nn.functional.conv2d(tx, tweight, tbias, stride=stride, padding=padding)
+    expected.backward(torch.tensor(upstream))
+    op = "conv2d (winograd)" if cache[0] else "conv2d"
+    close(f"{op} forward", out, expected)
+    close(f"{op} dx", dx, tx.grad)
+    close(f"{op} dweight", dweight, tweight.grad)
+    close(f"{op} dbias", dbias, tbias.grad)
+
+
+@FUNCTIONAL
 @given(mode=st.sampled_from(["max", "avg"]), n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 10),
        w=st.integers(1, 10), size=st.integers(1, 4), stride=st.integers(1, 4), seed=seeds)
 def test_pool2d_matches_torch(torch, close, mode, n, c, h, w, size, stride, seed):

@@ -1,0 +1,105 @@
+"""Winograd's minimal filtering (functional/winograd.py): the transforms are exact, the convolution and its
+gradients equal im2col's for every tile size, partial last tile, block size and stride, and the dispatch takes it
+only where it saves multiplications."""
+import numpy as np
+import pytest
+
+from scratchcnn.functional import conv, winograd
+from scratchcnn.functional.workspace import Workspace
+
+
+@pytest.mark.parametrize("m, k", [(m, k) for k in range(2, 8) for m in range(2, winograd.MAX_TILE + 1)
+                                  if m + k - 2 <= len(winograd.POINTS)])
+def test_transforms_compute_m_outputs_of_a_k_tap_correlation(m, k):
+    at, g, bt = winograd.transforms(m, k)
+    assert at.shape == (m, m + k - 1) and g.shape == (m + k - 1, k) and bt.shape == (m + k - 1, m + k - 1)
+    rng = np.random.default_rng(k * 10 + m)
+    for _ in range(5):
+        d, taps = rng.normal(size=m + k - 1), rng.normal(size=k)
+        expected = [d[i:i + k] @ taps for i in range(m)]
+        np.testing.assert_allclose(at @ ((g @ taps) * (bt @ d)), expected, rtol=1e-11, atol=1e-11)
+
+
+def run(x, weight, bias, stride, padding, upstream, workspace=None, need_input_grad=True):
+    out, cache = conv.conv2d_forward(x, weight, bias, stride, padding, workspace, keep_columns=True)
+    return cache[0], [out.copy(), *conv.conv2d_backward(upstream, cache, need_input_grad)]
+
+
+def compare_with_im2col(monkeypatch, x, weight, bias, stride, padding, tile, **kwargs):
+    """Run the convolution forced onto the Winograd path with tiles of `tile` rows, then on im2col."""
+    rng = np.random.default_rng(1)
+    k = weight.shape[2]
+    oh = (x.shape[2] + 2 * padding - k) // stride + 1
+    ow = (x.shape[3] + 2 * padding - k) // stride + 1
+    upstream = rng.normal(size=(len(x), len(weight), oh, ow))
+    monkeypatch.setattr(winograd, "tile_size", lambda *args: tile)
+    used, got = run(x, weight, bias, stride, padding, upstream, **kwargs)
+    assert used == tile
+    monkeypatch.setattr(winograd, "tile_size", lambda *args: None)
+    used, expected = run(x, weight, bias, stride, padding, upstream, **kwargs)
+    assert used is None
+    for name, ours, theirs in zip(("out", "dx", "dweight", "dbias"), got, expected):
+        if theirs is None:
+            assert ours is None
+        else:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-11, err_msg=name)
+
+
+@pytest.mark.parametrize("tile", [2, 3, 4])
+@pytest.mark.parametrize("channels, height, width, k, stride, padding", [
+    (3, 13, 9, 4, 1, 0),    # 10 output rows: a partial last tile for m = 3 and 4
+    (2, 12, 12, 5, 1, 2),   # padding; 12 output rows fill whole tiles of 2, 3 and 4
+    (3, 20, 11, 6, 2, 1),   # stride 2: the 3x3 kernel over 2x2 squares (space-to-depth) that D's layer runs as
+    (4, 6, 7, 3, 1, 0),     # fewer output rows (4) than some tiles reach: rows past the image are zeros
+])
+def test_winograd_equals_im2col(monkeypatch, tile, channels, height, width, k, stride, padding):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, channels, height, width))
+    weight, bias = rng.normal(size=(5, channels, k, k)), rng.normal(size=5)
+    compare_with_im2col(monkeypatch, x, weight, bias, stride, padding, tile)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 1 << 40])  # a block per image; the whole batch in one block
+def test_winograd_blocks_workspace_and_weight_only_gradient(monkeypatch, block_bytes):
+    monkeypatch.setattr(conv, "BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(4, 3, 11, 10))
+    weight, bias = rng.normal(size=(2, 3, 5, 5)), rng.normal(size=2)
+    workspace = Workspace()
+    for _ in range(2):  # the second pass reuses the workspace's buffers, poisoned: no result may read stale scratch
+        compare_with_im2col(monkeypatch, x, weight, bias, 1, 1, 4, workspace=workspace)  # 9 rows: 3 tiles
+        for buffers in workspace._by_thread.values():
+            for buffer in buffers.values():
+                buffer.fill(np.nan)
+    compare_with_im2col(monkeypatch, x, weight, bias, 1, 1, 4, need_input_grad=False)
+
+
+def test_float32_error_stays_small():
+    """F(4, 6) in float32, B's 6x6 16->32 layer: about 4e-6 relative (im2col: 5e-7); a broken transform is ~1."""
+    rng = np.random.default_rng(3)
+    x, weight, bias = rng.random((4, 16, 25, 25)), rng.normal(size=(32, 16, 6, 6)) * 0.1, rng.normal(size=32)
+    exact, _ = conv.conv2d_forward(x, weight, bias)
+    single, cache = conv.conv2d_forward(*(a.astype(np.float32) for a in (x, weight, bias)))
+    assert cache[0] == 4 and single.dtype == np.float32
+    assert np.abs(single - exact).max() / np.abs(exact).max() < 2e-5
+
+
+@pytest.mark.parametrize("k, out_rows, channels, expected", [
+    (6, 20, 16, 4),     # net B's 6x6 16->32 layer: 45 multiplications per output column instead of 120
+    (5, 21, 12, 4),     # net D's 10x10 stride-2 layer, as a 5x5 one over 12 stacked channels: 48 instead of 105
+    (5, 32, 16, 4),
+    (3, 14, 32, None),  # net C's 3x3 layers: 24 instead of 42 does not pay for the transforms
+    (8, 3, 32, None),   # net B's 8x8 layer: 3 output rows
+    (6, 20, 1, None),   # one channel: the shifted-copies im2col
+    (10, 40, 16, None), # a tile would need more points than POINTS holds
+])
+def test_tile_size_takes_winograd_only_where_it_pays(k, out_rows, channels, expected):
+    assert winograd.tile_size(k, out_rows, channels) == expected
+
+
+def test_the_report_nets_tall_layers_run_by_winograd():
+    rng = np.random.default_rng(4)
+    for shape, weight_shape, stride in [((2, 16, 25, 25), (32, 16, 6, 6), 1), ((2, 3, 50, 50), (16, 3, 10, 10), 2)]:
+        _, cache = conv.conv2d_forward(rng.random(shape), rng.normal(size=weight_shape), np.zeros(weight_shape[0]),
+                                       stride)
+        assert cache[0] == 4
