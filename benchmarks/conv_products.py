@@ -5,7 +5,9 @@ of im2col columns, (block positions x k*k*C) @ (k*k*C x F), with the columns alr
 cache (as conv2d_forward leaves them), and prints its GFLOP/s and the time per image the
 product alone needs. With PyTorch installed it also times PyTorch's whole forward of the
 same layer on one thread, for the bound this sets: an im2col forward cannot be faster
-than its product.
+than its product. For the layers scratchcnn runs by Winograd's minimal filtering instead
+(functional/winograd.py: B's 6x6 layer, D's), it also times that path's products, one per
+point, (block rows x k*C) @ (k*C x F), for the bound that path has in turn ("-" elsewhere).
 
     python benchmarks/conv_products.py [--repeats 30]
 """
@@ -15,7 +17,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from scratchcnn.functional import conv
+from scratchcnn.functional import conv, winograd
 
 # net, layer, input channels, input size (padded), kernel, filters; then PyTorch's layer as
 # (channels, size, kernel, stride). D's 10x10 stride-2 layer runs here as what scratchcnn runs
@@ -54,13 +56,29 @@ def torch_forward_seconds(filters, torch_layer, repeats, images=16):
         return best_seconds(lambda: layer(x), repeats) / images
 
 
+def winograd_product_seconds(channels, size, k, filters, repeats, rng):
+    """Per image: the Winograd path's products for one block, or None where the layer runs by im2col."""
+    out_size = size - k + 1
+    m = winograd.tile_size(k, out_size, channels)
+    if m is None:
+        return None
+    points, tiles = m + k - 1, -(-out_size // m)
+    per_image = points * tiles * out_size * k * channels * 4
+    images = conv.image_blocks(1024, per_image)[0][1]
+    rows = images * tiles * out_size
+    columns = rng.random((points, rows, k * channels), dtype=np.float32)
+    u = rng.random((points, k * channels, filters), dtype=np.float32)
+    out = np.empty((points, rows, filters), np.float32)
+    return best_seconds(lambda: np.matmul(columns, u, out=out), repeats) / images
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     print(f"{'net':3} {'layer':38} {'product (rows x K x F)':24} {'GFLOP/s':>8} {'product us/img':>15} "
-          f"{'torch fwd us/img':>17}")
+          f"{'winograd us/img':>16} {'torch fwd us/img':>17}")
     with threadpool_limits(1):
         for net, name, channels, size, k, filters, torch_layer in LAYERS:
             positions = (size - k + 1) ** 2
@@ -71,10 +89,13 @@ def main():
             out = np.empty((images * positions, filters), np.float32)
             seconds = best_seconds(lambda: np.matmul(columns, w_mat, out=out), args.repeats)
             gflops = 2 * columns.shape[0] * depth * filters / seconds / 1e9
+            winograd_seconds = winograd_product_seconds(channels, size, k, filters, args.repeats, rng)
+            winograd_text = "-" if winograd_seconds is None else f"{winograd_seconds * 1e6:.0f}"
             torch_seconds = torch_forward_seconds(filters, torch_layer, args.repeats)
             torch_text = "-" if torch_seconds is None else f"{torch_seconds * 1e6:.0f}"
             shape = f"{columns.shape[0]} x {depth} x {filters}"
-            print(f"{net:3} {name:38} {shape:24} {gflops:8.1f} {seconds / images * 1e6:15.0f} {torch_text:>17}")
+            print(f"{net:3} {name:38} {shape:24} {gflops:8.1f} {seconds / images * 1e6:15.0f} {winograd_text:>16} "
+                  f"{torch_text:>17}")
 
 
 if __name__ == "__main__":

@@ -13,5 +13,8 @@ def test_prints_a_rate_for_every_convolution():
     rows = [line.split() for line in result.stdout.splitlines()[1:]]
     assert [row[0] for row in rows] == ["A", "B", "B", "B", "C", "C", "D"]
     for row in rows:
-        gflops, product_us = float(row[-3]), float(row[-2])
+        gflops, product_us, winograd_us = float(row[-4]), float(row[-3]), row[-2]
         assert gflops > 0 and product_us > 0
+        assert (winograd_us != "-") == ((row[0], row[2]) in {("B", "6x6"), ("D", "10x10/2")}), row
+        if winograd_us != "-":
+            assert float(winograd_us) > 0
