@@ -1,5 +1,7 @@
 """2-D convolution (cross-correlation, as PyTorch's conv2d): im2col plus one matrix product each way.
 
+Tall kernels over many channels go to winograd.py instead; what follows is the im2col path.
+
 Both passes walk the batch in blocks of images whose im2col columns fit in the
 processor's cache (about BLOCK_BYTES). The forward pass writes a block's columns
 and at once multiplies them; the backward pass takes the block's share of the
@@ -97,8 +99,9 @@ class _Columns:
 def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_columns=False):
     """x (N, C, H, W), weight (F, C, k, k), bias (F,) -> out (N, F, OH, OW), cache.
 
-    A stride-1 convolution (after space-to-depth) whose kernel is wide enough runs by
-    Winograd's minimal filtering along the width (winograd.py), the rest by im2col.
+    A stride-1 convolution (after space-to-depth) with a tall kernel over enough channels
+    runs by Winograd's minimal filtering down the columns (winograd.tile_size decides;
+    winograd.py), the rest by im2col.
     `workspace` (a Workspace) lends the blocks of columns their memory; without one
     they are fresh arrays. The cache holds the padded input, from which the backward
     pass copies the columns again, unless `keep_columns` (training, im2col) and the
