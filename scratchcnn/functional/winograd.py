@@ -125,6 +125,27 @@ class _Tiles:
         xp.copyto(cols, windows)
         return cols.reshape(a, nb * tiles * self.ow, self.k * channels)
 
+    def add_input_gradient(self, dproducts, u_columns, dx, start, stop):
+        """The adjoint of `columns`: the block's point products' gradient (a, rows, F) added into dx (N, H, W, C).
+
+        u_columns (k, a, F, C): one product per kernel column, so each column's gradient is contiguous for the
+        fold onto the tile rows, which is then a run of whole rows.
+        """
+        k, a, m, tiles, ow = self.k, self.a, self.m, self.tiles, self.ow
+        nb, channels = stop - start, u_columns.shape[3]
+        dcols = self.scratch("dcols", (k, a, dproducts.shape[1], channels), dproducts.dtype)
+        xp.matmul(dproducts[None], u_columns, out=dcols)
+        dcols = dcols.reshape(k, a, nb, tiles, ow, channels)
+        dv = self.scratch("dv", (a, nb, tiles, self.x.shape[2], channels), dproducts.dtype)
+        dv[:, :, :, ow:] = 0
+        dv[:, :, :, :ow] = dcols[0]
+        for column in range(1, k):
+            dv[:, :, :, column:column + ow] += dcols[column]
+        dgathered = self.scratch("dgathered", dv.shape, dproducts.dtype)
+        xp.matmul(self.bt.T, dv.reshape(a, -1), out=dgathered.reshape(a, -1))
+        for j, reached in enumerate(self.rows_in_image):  # row j of every tile, back where it was read
+            dx[start:stop, j::m][:, :reached] += dgathered[j, :, :reached]
+
     def output_tiles(self, g, start, stop):
         """The block's output gradient (N, OH, OW, F) as (m, images*tiles*OW, F), zeros past the last output."""
         m, tiles, f = self.m, self.tiles, g.shape[3]
@@ -186,19 +207,7 @@ def winograd_backward(g, cache, need_input_grad=True):
         else:
             du += dproducts.transpose(0, 2, 1) @ cols
         if need_input_grad:
-            # One product per kernel column, so each column's gradient is contiguous for the fold onto the rows.
-            dcols = tiles.scratch("dcols", (k, a, rows, channels), g.dtype)
-            xp.matmul(dproducts[None], u_columns, out=dcols)
-            dcols = dcols.reshape(k, a, nb, tiles.tiles, ow, channels)
-            dv = tiles.scratch("dv", (a, nb, tiles.tiles, tiles.x.shape[2], channels), g.dtype)
-            dv[:, :, :, ow:] = 0
-            dv[:, :, :, :ow] = dcols[0]
-            for column in range(1, k):
-                dv[:, :, :, column:column + ow] += dcols[column]
-            dgathered = tiles.scratch("dgathered", dv.shape, g.dtype)
-            xp.matmul(tiles.bt.T, dv.reshape(a, -1), out=dgathered.reshape(a, -1))
-            for j, reached in enumerate(tiles.rows_in_image):  # row j of every tile, back where it was read
-                dx[start:stop, j::m][:, :reached] += dgathered[j, :, :reached]
+            tiles.add_input_gradient(dproducts, u_columns, dx, start, stop)
     # dweight[F, row, column, C] = sum over points p of G[p, row] du[p, F, (column, C)]
     dweight = xp.tensordot(tiles.g, du, axes=(0, 0))     # row, F, (column, C)
     dweight = xp.ascontiguousarray(dweight.transpose(1, 0, 2)).reshape(num_filters, k * depth)
