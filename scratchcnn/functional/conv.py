@@ -18,7 +18,8 @@ from .windows import channels_last, depth_to_space, extract_windows, fold_window
 
 BLOCK_BYTES = 2 << 20                # im2col columns per block of images: about the size of a core's caches
 SHIFTED_COPIES_MIN_POSITIONS = 2048  # below this many output positions, k*k small copies cost more than one
-KEEP_BYTES = 8 << 20                 # training: a whole im2col matrix up to this size stays for the backward pass
+KEEP_BYTES = 8 << 20                 # training: a whole im2col matrix (Winograd: its transformed tiles) up to
+                                     # this size stays for the backward pass
 
 
 def image_blocks(num_images, bytes_per_image):
@@ -126,7 +127,7 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_co
     w_rows = w_rows.reshape(kb, kb, b * b * channels, num_filters)   # k/b, k/b, b*b*C, F
     tile = winograd.tile_size(kb, output_size(x_in.shape[1], kb, sb), x_in.shape[3]) if sb == 1 else None
     if tile:
-        out, inner = winograd.winograd_forward(x_in, w_rows, bias, tile, workspace)
+        out, inner = winograd.winograd_forward(x_in, w_rows, bias, tile, workspace, keep_columns)
     else:
         out, inner = _im2col_forward(x_in, w_rows, bias, sb, workspace, keep_columns)
     out = out.transpose(0, 3, 1, 2)                                    # N,F,OH,OW (a view of channels-last memory)

@@ -59,9 +59,14 @@ def test_winograd_equals_im2col(monkeypatch, tile, channels, height, width, k, s
     compare_with_im2col(monkeypatch, x, weight, bias, stride, padding, tile)
 
 
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 40])  # the backward pass transforms afresh / reads the kept tiles
 @pytest.mark.parametrize("block_bytes", [1, 1 << 40])  # a block per image; the whole batch in one block
-def test_winograd_blocks_workspace_and_weight_only_gradient(monkeypatch, block_bytes):
+def test_winograd_blocks_workspace_and_weight_only_gradient(monkeypatch, block_bytes, keep_bytes):
     monkeypatch.setattr(conv, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(conv, "KEEP_BYTES", keep_bytes)
+    monkeypatch.setattr(winograd, "tile_size", lambda *args: 4)
+    _, cache = conv.conv2d_forward(np.ones((2, 3, 11, 10)), np.ones((2, 3, 5, 5)), np.zeros(2), 1, 1, keep_columns=True)
+    assert (cache[1][0].kept is not None) == bool(keep_bytes)
     rng = np.random.default_rng(2)
     x = rng.normal(size=(4, 3, 11, 10))
     weight, bias = rng.normal(size=(2, 3, 5, 5)), rng.normal(size=2)
