@@ -17,31 +17,80 @@ def _offset_views(x, size, stride):
                    slice(j, j + stride * (ow - 1) + 1, stride), slice(None))
 
 
-def maxpool2d_forward(x, size, stride):
-    """x (N, C, H, W) -> out (N, C, OH, OW), the maximum of each window.
+def _tiled(x_nhwc, size, stride):
+    """Whether the windows tile x exactly (stride = size, no pixel left over) in contiguous memory: then each
+    window is a block of a (N, OH, size, OW, size, C) view, and a pass over all offsets is one NumPy call."""
+    n, h, w, c = x_nhwc.shape
+    return stride == size and h % size == 0 and w % size == 0 and x_nhwc.flags.c_contiguous
+
+
+def maxpool2d_forward(x, size, stride, relu=False):
+    """x (N, C, H, W) -> out (N, C, OH, OW), the maximum of each window; with relu, max(0, maximum).
 
     The forward pass only takes maxima (NaN propagates); which element of a window
-    won is worked out in the backward pass, from the input and output it caches.
+    won is worked out in the backward pass, from the input and the maxima it caches.
+    `relu` applies a previous layer's ReLU after the maxima rather than before (they
+    commute; adjacent.py): a quarter of the values, and raw values seldom tie.
     """
     x_nhwc = x.transpose(0, 2, 3, 1)                               # N,H,W,C (a view)
-    views = _offset_views(x_nhwc, size, stride)
-    out = x_nhwc[next(views)].copy()                               # N,OH,OW,C
-    for index in views:
-        xp.maximum(out, x_nhwc[index], out=out)
-    return out.transpose(0, 3, 1, 2), (x_nhwc, out, size, stride)
+    n, h, w, c = x_nhwc.shape
+    if _tiled(x_nhwc, size, stride):
+        oh, ow = h // size, w // size
+        rows = x_nhwc.reshape(n, oh, size, ow * size * c)          # the window rows: runs of OW*size*C values
+        row_max = xp.maximum(rows[:, :, 0], rows[:, :, 1]) if size > 1 else rows[:, :, 0].copy()
+        for i in range(2, size):
+            xp.maximum(row_max, rows[:, :, i], out=row_max)
+        columns = row_max.reshape(n, oh, ow, size, c)
+        out = xp.maximum(columns[:, :, :, 0], columns[:, :, :, 1]) if size > 1 else columns[:, :, :, 0].copy()
+        for j in range(2, size):
+            xp.maximum(out, columns[:, :, :, j], out=out)
+    else:
+        views = _offset_views(x_nhwc, size, stride)
+        out = x_nhwc[next(views)].copy()                           # N,OH,OW,C
+        for index in views:
+            xp.maximum(out, x_nhwc[index], out=out)
+    result = xp.maximum(out, 0) if relu else out
+    return result.transpose(0, 3, 1, 2), (x_nhwc, out, size, stride, relu)
 
 
 def maxpool2d_backward(grad_out, cache):
     """Route each output gradient (N, C, OH, OW) to its window's arg-max -> dx (N, C, H, W).
 
-    Ties go to the first maximum in row-major window order, as in PyTorch.
+    Ties go to the first maximum in row-major window order, as in PyTorch. With the
+    forward's relu, windows whose maximum is not positive get no gradient.
     """
-    x_nhwc, out, size, stride = cache
+    x_nhwc, out, size, stride, relu = cache
+    g = xp.ascontiguousarray(grad_out.transpose(0, 2, 3, 1))       # N,OH,OW,C; one copy if it came channels-first
+    if relu:
+        g = g * (out > 0)
+    if _tiled(x_nhwc, size, stride) and not xp.isnan(out.sum()):
+        dx = _one_winner_backward(g, x_nhwc, out, size)
+        if dx is not None:
+            return dx.transpose(0, 3, 1, 2)
+    return _first_winner_backward(g, x_nhwc, out, size, stride).transpose(0, 3, 1, 2)
+
+
+def _one_winner_backward(g, x_nhwc, out, size):
+    """Tiled windows: dx (N, H, W, C) in one product, if every window has exactly one maximum; else None.
+
+    The caller has ruled out NaN maxima (no match at all), so as many matches as windows means one each.
+    """
     n, h, w, c = x_nhwc.shape
     oh, ow = out.shape[1:3]
-    g = xp.ascontiguousarray(grad_out.transpose(0, 2, 3, 1))       # N,OH,OW,C; one copy if it came channels-first
+    blocks = x_nhwc.reshape(n, oh, size, ow, size, c)
+    matches = xp.equal(blocks, out[:, :, None, :, None, :])
+    if xp.count_nonzero(matches) != out.size:
+        return None
+    dx = xp.multiply(matches, g[:, :, None, :, None, :], dtype=g.dtype)
+    return dx.reshape(n, h, w, c)
+
+
+def _first_winner_backward(g, x_nhwc, out, size, stride):
+    """dx (N, H, W, C): each window's gradient to its first maximum in row-major order, one offset at a time."""
+    n, h, w, c = x_nhwc.shape
+    oh, ow = out.shape[1:3]
     tiled = stride == size and h == oh * size and w == ow * size    # every input pixel in exactly one window
-    dx = (xp.empty if tiled else xp.zeros)(x_nhwc.shape, dtype=grad_out.dtype)
+    dx = (xp.empty if tiled else xp.zeros)(x_nhwc.shape, dtype=g.dtype)
     unclaimed = xp.empty(out.shape, dtype=bool)                    # windows whose arg-max is still to find
     winner = xp.empty(out.shape, dtype=bool)
     # Plain element-wise passes with out= buffers: where/copyto with masks are several times slower.
@@ -57,7 +106,7 @@ def maxpool2d_backward(grad_out, cache):
             dx[index] += g * winner
         else:
             xp.multiply(g, winner, out=dx[index])
-    return dx.transpose(0, 3, 1, 2)
+    return dx
 
 
 def avgpool2d_forward(x, size, stride):

@@ -5,8 +5,8 @@ equivalent torch module with copied weights. The largest relative error seen per
 is printed in the pytest summary (see conftest.py).
 """
 import numpy as np
-from gradient_helpers import leaf, make_close_checker
 import pytest
+from gradient_helpers import leaf, make_close_checker
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -118,6 +118,22 @@ def test_maxpool2d_breaks_ties_like_torch(torch, close):
     tx = leaf(torch, x)
     torch.nn.functional.max_pool2d(tx, 2, 1).backward(torch.tensor(upstream))
     close("maxpool2d dx (ties)", maxpool2d_backward(upstream, cache), tx.grad)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("size", [2, 3])
+def test_maxpool2d_tiled_windows_with_ties_like_torch(torch, close, relu, size):
+    """Windows that tile the image (the one-product path and its fallback): values from {-1, 0, 1} tie in most
+    windows; with relu the maxima get the ReLU, as torch's relu then max_pool2d."""
+    rng = np.random.default_rng(size)
+    x = rng.integers(-1, 2, size=(2, 3, 2 * size, 3 * size)).astype(float)
+    out, cache = maxpool2d_forward(x, size, size, relu=relu)
+    upstream = rng.normal(size=out.shape)
+    tx = leaf(torch, x)
+    expected = torch.nn.functional.max_pool2d(torch.relu(tx) if relu else tx, size, size)
+    expected.backward(torch.tensor(upstream))
+    close(f"maxpool2d tiled forward (ties, relu={relu})", out, expected)
+    close(f"maxpool2d tiled dx (ties, relu={relu})", maxpool2d_backward(upstream, cache), tx.grad)
 
 
 @FUNCTIONAL
