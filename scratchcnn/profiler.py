@@ -4,8 +4,11 @@
     rows = profiler.profile(zoo.mnist_convnet(), X[:64], y[:64], loss_fn=losses.categorical_crossentropy)
 
 Each layer's `_forward(x, True)` and `_backward(grad)` run in sequence on the batch X,
-as `Network.train` runs them (the first layer skips its input gradient, a softmax or
-sigmoid output with its cross-entropy takes the fused gradient (p - y) / N). The
+as `Network.train` runs them: prepared for their neighbours (adjacent.py: a layer computes
+only the part of its output the next one reads, though the table shows its whole output's
+shape; a ReLU before max pooling runs in the pooling), the first layer skips its input
+gradient, a softmax or sigmoid output with its cross-entropy takes the fused gradient
+(p - y) / N. The
 optimiser step, the loss and the metrics are not timed. The weights are never
 changed; parameter gradients and buffers (e.g. running statistics) are restored.
 """
@@ -15,6 +18,7 @@ import time
 import numpy as np
 
 from . import losses
+from .adjacent import pad_gradient, prepare
 from .inputs import check_int, prepare_targets
 
 
@@ -67,13 +71,13 @@ def _top_gradient(network, X, y, loss_fn):
 def _time_step(network, X, top_gradient):
     """One forward and backward pass -> list of (output shape, forward s, backward s) per layer."""
     gradient, fused = top_gradient
-    shapes, forward_s = [], []
+    forward_s = []
     x = X
-    for layer in network.layers:
+    layers = network.layers
+    for before, layer, after in zip([None, *layers[:-1]], layers, [*layers[1:], None]):
         start = time.perf_counter()
-        x = layer._forward(x, True)
+        x = layer._forward(prepare(before, layer, after, x), True)
         forward_s.append(time.perf_counter() - start)
-        shapes.append(tuple(x.shape))
     backward_s = [0.0] * len(network.layers)
     for index in reversed(range(len(network.layers))):
         layer = network.layers[index]
@@ -81,8 +85,9 @@ def _time_step(network, X, top_gradient):
         if fused and index == len(network.layers) - 1:
             gradient = layer.backward_preactivation(gradient)  # skips the softmax/sigmoid, as training does
         else:
-            gradient = layer._backward(gradient)
+            gradient = pad_gradient(layer, layer._backward(gradient))
         backward_s[index] = time.perf_counter() - start
+    shapes = [(len(X), *shape_out) for _, shape_out in network.output_shapes(X.shape[1:])]  # as summary shows them
     return list(zip(shapes, forward_s, backward_s))
 
 

@@ -12,21 +12,23 @@ import threading
 
 from . import parallel
 from .backend import xp
+from .adjacent import pad_gradient, prepare
 
 
 def run_forward(layers, x, training):
-    for layer in layers:
-        x = layer._forward(x, training)
+    """Each layer on the previous one's output, prepared for its neighbours (adjacent.py: cropping, ReLU after pooling)."""
+    for before, layer, after in zip([None, *layers[:-1]], layers, [*layers[1:], None]):
+        x = layer._forward(prepare(before, layer, after, x), training)
     return x
 
 
 def run_backward(layers, grad_output, from_logits=False):
     """Back-propagate through layers; with from_logits, grad_output is with respect to the last pre-activation."""
     if from_logits:
-        grad_output = layers[-1].backward_preactivation(grad_output)
+        grad_output = pad_gradient(layers[-1], layers[-1].backward_preactivation(grad_output))
         layers = layers[:-1]
     for layer in reversed(layers):
-        grad_output = layer._backward(grad_output)
+        grad_output = pad_gradient(layer, layer._backward(grad_output))
     return grad_output
 
 

@@ -46,6 +46,13 @@ class Layer:
     def __init__(self):
         self._unbatched = False
         self.need_input_grad = True  # the first layer of a network may skip its input gradient
+        self._solo()
+
+    def _solo(self):
+        """Forget what a network's pass prepared the layer for (adjacent.py): on its own it does all its work."""
+        self._input_crop = None          # the full input's (H, W) when the network gave the layer a part of it
+        self._defer_activation = False   # whether the layer left its activation to the next one
+        self._activation_before = None   # the previous layer's activation, left to this one
 
     # -- the contract -------------------------------------------------------
     def forward(self, x, training=False):
@@ -55,6 +62,7 @@ class Layer:
         if unbatched:
             x = x[None]
         self.output_shape(x.shape[1:])  # validates; raises ValueError naming the shapes
+        self._solo()
         out = self._forward(x, training)
         self._unbatched = unbatched
         return out[0] if unbatched else out
@@ -85,6 +93,15 @@ class Layer:
 
     def reset_parameters(self, rng=None):
         """Draw fresh initial weights from `rng` (a numpy Generator); layers without weights do nothing."""
+
+    def reads(self, input_shape):
+        """The leading (rows, columns) of a per-sample input (C, H, W) its output depends on; None: all of it."""
+        return None
+
+    def reads_for_outputs(self, input_shape, rows, cols):
+        """The leading (rows, columns) of a per-sample input (C, H, W) that the first rows x cols outputs
+        depend on, or None when the layer cannot compute only those (adjacent.py)."""
+        return None
 
     def buffers(self):
         """Non-trainable state saved with the model (e.g. BatchNorm's running statistics): {name: array}."""
@@ -160,10 +177,14 @@ class ActivatedLayer(Layer):
 
     def _forward(self, x, training):
         z = self._linear_forward(x, training)
+        if self._defer_activation:  # the next layer applies it (adjacent.py)
+            return z
         out, self._activation_cache = ACTIVATIONS[self.activation][0](z, inplace=self.owns_preactivation)
         return out
 
     def _backward(self, grad_output):
+        if self._defer_activation:
+            return self._linear_backward(grad_output)
         grad_z = ACTIVATIONS[self.activation][1](grad_output, self._activation_cache)
         return self._linear_backward(grad_z)
 

@@ -61,6 +61,13 @@ class ConvLayer(ActivatedLayer):
             raise self._shape_error(input_shape, f"H and W of at least {k - 2 * p} for filter_size={k}, padding={p}")
         return (self.num_filters, output_size(height, k, s, p), output_size(width, k, s, p))
 
+    def reads_for_outputs(self, input_shape, rows, cols):
+        """Without padding, the first rows x cols outputs read the input's first (rows-1)*stride + filter_size
+        rows and the like columns. (With padding the crop would move the bottom and right zeros: not done.)"""
+        if self.padding:
+            return None
+        return ((rows - 1) * self.stride + self.filter_size, (cols - 1) * self.stride + self.filter_size)
+
     def _linear_forward(self, x, training):
         z, self._cache = conv2d_forward(x, self.weight.value, self.bias.value, self.stride, self.padding,
                                        self._workspaces[bool(training)], keep_columns=bool(training))

@@ -27,7 +27,16 @@ class PoolingLayer(Layer):
         channels, height, width = input_shape
         return (channels, output_size(height, self.size, self.stride), output_size(width, self.size, self.stride))
 
+    def reads(self, input_shape):
+        """The windows' reach: with stride = size, a last row or column that fills no window is never read."""
+        _, height, width = input_shape
+        return tuple((output_size(length, self.size, self.stride) - 1) * self.stride + self.size
+                     for length in (height, width))
+
     def _forward(self, x, training):
+        if self._activation_before == "relu":  # the previous layer's ReLU, after the maxima (adjacent.py)
+            out, self._cache = maxpool2d_forward(x, self.size, self.stride, relu=True)
+            return out
         out, self._cache = _MODES[self.mode][0](x, self.size, self.stride)
         return out
 
