@@ -166,20 +166,23 @@ def torch_loss(network):
 
 
 # -- data ------------------------------------------------------------------------
+def scratch_data(network, input_shape, count, seed):
+    """Uniform images and random labels: (X (N, C, H, W), scratchcnn targets, class indices or None for 0/1)."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((count, *input_shape), dtype=np.float32)
+    outputs = network.output_shapes(input_shape)[-1][1][0]
+    if outputs > 1:
+        labels = rng.integers(0, outputs, count)
+        return X, np.eye(outputs, dtype=np.float32)[labels], labels            # (N, K) one-hot
+    return X, rng.integers(0, 2, (count, 1)).astype(np.float32), None          # (N, 1) 0/1
+
+
 def random_data(network, input_shape, count, seed):
     """Uniform images and random labels: (X, scratchcnn targets, torch X, torch targets)."""
     import torch
 
-    rng = np.random.default_rng(seed)
-    X = rng.random((count, *input_shape), dtype=np.float32)                  # (N, C, H, W)
-    outputs = network.output_shapes(input_shape)[-1][1][0]
-    if outputs > 1:
-        labels = rng.integers(0, outputs, count)
-        y = np.eye(outputs, dtype=np.float32)[labels]                          # (N, K) one-hot
-        y_torch = torch.from_numpy(labels)                                     # (N,) class indices
-    else:
-        y = rng.integers(0, 2, (count, 1)).astype(np.float32)                  # (N, 1) 0/1
-        y_torch = torch.from_numpy(y)
+    X, y, labels = scratch_data(network, input_shape, count, seed)
+    y_torch = torch.from_numpy(labels if labels is not None else y)            # class indices, or (N, 1) 0/1
     return X, y, torch.from_numpy(X), y_torch
 
 

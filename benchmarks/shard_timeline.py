@@ -17,27 +17,19 @@ import statistics
 import threading
 import time
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
-from scratchcnn import losses, parallel, sharded, zoo
+from scratchcnn import parallel, sharded
 
-NETS = {"A": (zoo.report_mnist_net, (1, 28, 28)), "B": (zoo.report_complex_net, (1, 28, 28)),
-        "C": (zoo.mnist_convnet, (1, 28, 28)), "D": (zoo.report_catsdogs_net, (3, 50, 50))}
+from bench_vs_torch import NETS, scratch_data, scratch_loss  # beside this script
 
 
 def shard_passes(net_name, batch_size, threads, steps, seed=0):
     """{("forward" | "backward"): [(wall s, CPU s), ...]} for every shard pass of `steps` training steps."""
-    make_network, shape = NETS[net_name]
+    _, make_network, shape = NETS[net_name]
     network = make_network().initialize(seed)
-    rng = np.random.default_rng(seed)
-    images = batch_size * steps
-    X = rng.random((images, *shape), dtype=np.float32)
-    if net_name == "D":
-        y, loss = rng.integers(0, 2, (images, 1)).astype(np.float32), (losses.bce_loss, losses.bce_loss_derivative)
-    else:
-        y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, images)]
-        loss = (losses.categorical_crossentropy, losses.categorical_crossentropy_derivative)
+    X, y, _ = scratch_data(network, shape, batch_size * steps, seed)
+    loss = scratch_loss(network)
     passes = {"forward": [], "backward": []}
     lock = threading.Lock()
 

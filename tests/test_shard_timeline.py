@@ -8,15 +8,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "benchmarks", "shard_timeline.py")
 
 
-def load_script():
+def load_script(monkeypatch):
+    monkeypatch.syspath_prepend(os.path.dirname(SCRIPT))  # it imports bench_vs_torch beside it, as when run
     spec = importlib.util.spec_from_file_location("shard_timeline", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_one_pass_per_shard_and_step():
-    timeline = load_script()
+def test_one_pass_per_shard_and_step(monkeypatch):
+    timeline = load_script(monkeypatch)
     alone = timeline.shard_passes("A", 16, 1, steps=3)
     beside = timeline.shard_passes("A", 32, 2, steps=3)
     assert len(alone["forward"]) == len(alone["backward"]) == 3       # one shard of 16 per step
