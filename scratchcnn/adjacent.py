@@ -27,6 +27,11 @@ from .layers.base import ActivatedLayer, Layer
 from .layers.pooling import PoolingLayer
 
 
+def neighbours(layers):
+    """(before, layer, after) for each layer in order; None past either end."""
+    return zip([None, *layers[:-1]], layers, [*layers[1:], None])
+
+
 def defers_activation(layer, after):
     """Whether `layer` leaves its activation to `after`: a ReLU before a max pooling."""
     return (isinstance(layer, ActivatedLayer) and layer.activation == "relu"

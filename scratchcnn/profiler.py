@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from . import losses
-from .adjacent import pad_gradient, prepare
+from .adjacent import neighbours, pad_gradient, prepare
 from .inputs import check_int, prepare_targets
 
 
@@ -73,8 +73,7 @@ def _time_step(network, X, top_gradient):
     gradient, fused = top_gradient
     forward_s = []
     x = X
-    layers = network.layers
-    for before, layer, after in zip([None, *layers[:-1]], layers, [*layers[1:], None]):
+    for before, layer, after in neighbours(network.layers):
         start = time.perf_counter()
         x = layer._forward(prepare(before, layer, after, x), True)
         forward_s.append(time.perf_counter() - start)

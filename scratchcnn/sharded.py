@@ -12,12 +12,12 @@ import threading
 
 from . import parallel
 from .backend import xp
-from .adjacent import pad_gradient, prepare
+from .adjacent import neighbours, pad_gradient, prepare
 
 
 def run_forward(layers, x, training):
     """Each layer on the previous one's output, prepared for its neighbours (adjacent.py: cropping, ReLU after pooling)."""
-    for before, layer, after in zip([None, *layers[:-1]], layers, [*layers[1:], None]):
+    for before, layer, after in neighbours(layers):
         x = layer._forward(prepare(before, layer, after, x), training)
     return x
 
