@@ -24,6 +24,19 @@ def _tiled(x_nhwc, size, stride):
     return stride == size and h % size == 0 and w % size == 0 and x_nhwc.flags.c_contiguous
 
 
+def _maximum(views):
+    """The element-wise maximum of the arrays `views` yields, in a fresh array (NaN propagates)."""
+    views = iter(views)
+    out = next(views)
+    second = next(views, None)
+    if second is None:
+        return out.copy()
+    out = xp.maximum(out, second)
+    for view in views:
+        xp.maximum(out, view, out=out)
+    return out
+
+
 def maxpool2d_forward(x, size, stride, relu=False):
     """x (N, C, H, W) -> out (N, C, OH, OW), the maximum of each window; with relu, max(0, maximum).
 
@@ -37,18 +50,10 @@ def maxpool2d_forward(x, size, stride, relu=False):
     if _tiled(x_nhwc, size, stride):
         oh, ow = h // size, w // size
         rows = x_nhwc.reshape(n, oh, size, ow * size * c)          # the window rows: runs of OW*size*C values
-        row_max = xp.maximum(rows[:, :, 0], rows[:, :, 1]) if size > 1 else rows[:, :, 0].copy()
-        for i in range(2, size):
-            xp.maximum(row_max, rows[:, :, i], out=row_max)
-        columns = row_max.reshape(n, oh, ow, size, c)
-        out = xp.maximum(columns[:, :, :, 0], columns[:, :, :, 1]) if size > 1 else columns[:, :, :, 0].copy()
-        for j in range(2, size):
-            xp.maximum(out, columns[:, :, :, j], out=out)
+        columns = _maximum(rows[:, :, i] for i in range(size)).reshape(n, oh, ow, size, c)
+        out = _maximum(columns[:, :, :, j] for j in range(size))   # N,OH,OW,C
     else:
-        views = _offset_views(x_nhwc, size, stride)
-        out = x_nhwc[next(views)].copy()                           # N,OH,OW,C
-        for index in views:
-            xp.maximum(out, x_nhwc[index], out=out)
+        out = _maximum(x_nhwc[index] for index in _offset_views(x_nhwc, size, stride))
     result = xp.maximum(out, 0) if relu else out
     return result.transpose(0, 3, 1, 2), (x_nhwc, out, size, stride, relu)
 
