@@ -19,7 +19,9 @@ copy in runs of whole image rows. In float32 the error grows with the tile: F(4,
 forward is about 4e-6 relative where im2col is 5e-7 (MAX_TILE caps it). Both passes walk
 the batch in cache-sized blocks of images; the backward pass copies each block's windows
 again from the transformed tiles the forward pass kept (training, when the whole batch's
-are at most conv.KEEP_BYTES), else transforms the block again.
+are at most conv.KEEP_BYTES), else transforms the block again. A layer of few filters
+makes a thin product (F columns); there a row covers two neighbouring output columns
+(group_size, widen): a window of k+1 columns, 2F products, some weights zero.
 
 Images are channels-last, (N, H, W, C), already padded.
 """
@@ -35,6 +37,7 @@ POINTS = tuple(Fraction(p) for p in ("0", "1", "-1", "2", "-2", "1/2", "-1/2", "
 MAX_TILE = 4         # outputs per tile; float32 error grows with it (B's 6x6 layer: F(4,6) 4e-6, F(3,6) 1e-6 relative)
 MIN_CHANNELS = 8     # below this the products are too shallow (k*C) to run at BLAS speed
 MIN_SAVING = 2.1     # use it when im2col would need at least this many times the multiplications
+NARROW = 32          # fewer filters than this: a row of the products takes two neighbouring output columns
 ONE = POINTS.index(1)  # the point 1: its column of AT is all ones (the bias enters the products there)
 
 
@@ -96,6 +99,38 @@ def _float_array(rows):
     return numpy.array([[float(value) for value in row] for row in rows])
 
 
+def group_size(out_width, num_filters):
+    """Output columns per row of the products: 2 for narrow layers (fewer than NARROW filters) where OW allows.
+
+    A product of N filters is as wide as N: 16 (net D) runs BLAS at about 40 GFLOP/s here,
+    where a row of two neighbouring output columns (a window of k+1 kernel columns, 2*N
+    wide, a fifth of it zeros for k = 5) runs at about 48 and copies 0.6 times the windows.
+    """
+    return 2 if num_filters < NARROW and out_width % 2 == 0 else 1
+
+
+def widen(u, group, channels):
+    """The products' weights for rows of `group` output columns: u (a, k*C, F) -> (a, (group+k-1)*C, group*F).
+
+    Output column q of the group reads window columns q ... q+k-1: u's rows shifted down
+    by q*C in the q-th block of F columns, zeros elsewhere. `narrow` is its adjoint.
+    """
+    a, depth, num_filters = u.shape
+    wide = xp.zeros((a, depth + (group - 1) * channels, group * num_filters), u.dtype)
+    for q in range(group):
+        wide[:, q * channels:q * channels + depth, q * num_filters:(q + 1) * num_filters] = u
+    return wide
+
+
+def narrow(wide, group, channels, depth):
+    """The adjoint of `widen` on a gradient laid out as its transpose: (a, group*F, (group+k-1)*C) -> (a, F, k*C)."""
+    num_filters = wide.shape[1] // group
+    out = wide[:, :num_filters, :depth].copy()
+    for q in range(1, group):
+        out += wide[:, q * num_filters:(q + 1) * num_filters, q * channels:q * channels + depth]
+    return out
+
+
 def tile_size(k, out_height, channels):
     """Outputs per tile for a k-tall kernel over out_height outputs, or None where im2col is the better deal."""
     if channels < MIN_CHANNELS or k < 2:
@@ -120,9 +155,11 @@ class _Tiles:
 
     def __init__(self, x, weight_rows, m, workspace, keep=False):
         n, height, width, channels = x.shape
-        k = weight_rows.shape[0]
+        k, num_filters = weight_rows.shape[0], weight_rows.shape[3]
         self.m, self.k, self.a = m, k, m + k - 1
         self.oh, self.ow = height - k + 1, width - k + 1
+        self.group = group_size(self.ow, num_filters)   # output columns per row of the products
+        self.window = (self.group + k - 1) * channels   # a row's window: one run of input columns
         self.tiles = -(-self.oh // m)
         self.height = height
         reach = self.tiles * m + k - 1          # the rows the tiles read: past the image when the last is partial
@@ -132,7 +169,7 @@ class _Tiles:
             x = padded
         self.x, self.workspace = xp.ascontiguousarray(x), workspace
         self.at, self.g, self.bt = _transforms_as(m, k, x.dtype.str, xp.module.__name__)
-        per_image = self.a * self.tiles * self.ow * k * channels * x.itemsize  # one image's columns
+        per_image = self.a * self.tiles * self.ow // self.group * self.window * x.itemsize  # one image's columns
         from .conv import KEEP_BYTES, image_blocks      # late: conv imports this module
         self.blocks = image_blocks(n, per_image)
         # Training keeps the transformed tiles (k times smaller than the columns) for the backward pass, which
@@ -152,7 +189,7 @@ class _Tiles:
         return self._windows(self.kept, start, stop - start)
 
     def columns(self, start, stop):
-        """The block's transformed input as one im2col matrix per point: (a, images*tiles*OW, k*C)."""
+        """The block's transformed input as one im2col matrix per point: (a, images*tiles*OW/group, window)."""
         x, m, a, tiles = self.x, self.m, self.a, self.tiles
         nb, (_, _, width, channels) = stop - start, x.shape
         image_stride, row_stride = x.strides[:2]
@@ -168,13 +205,13 @@ class _Tiles:
 
     def _windows(self, v, first, count):
         """Images first ... first+count-1 of the transformed tiles v (a, images, tiles, W*C) -> their columns
-        (a, count*tiles*OW, k*C)."""
+        (a, count*tiles*OW/group, window)."""
         a, _, tiles = v.shape[:3]
-        channels, itemsize = self.x.shape[3], v.itemsize
-        # A window of k pixels of a row's C channels is one contiguous run of k*C values.
-        windows = _view(v, first * v.strides[1], (a, count, tiles, self.ow, self.k * channels),
-                        (*v.strides[:3], channels * itemsize, itemsize))
-        cols = self.scratch("cols", (a, count * tiles * self.ow, self.k * channels), v.dtype)
+        channels, itemsize, group = self.x.shape[3], v.itemsize, self.group
+        # A window of group+k-1 pixels of a row's C channels is one contiguous run of `window` values.
+        windows = _view(v, first * v.strides[1], (a, count, tiles, self.ow // group, self.window),
+                        (*v.strides[:3], group * channels * itemsize, itemsize))
+        cols = self.scratch("cols", (a, count * tiles * self.ow // group, self.window), v.dtype)
         xp.copyto(cols.reshape(windows.shape), windows)
         return cols
 
@@ -245,12 +282,15 @@ def winograd_forward(x, weight_rows, bias, m, workspace=None, keep_columns=False
     tiles = _Tiles(x, weight_rows, m, workspace, keep_columns)
     # u[p, (column, C), F]: each kernel column's polynomial at point p
     u = (tiles.g @ weight_rows.reshape(k, -1)).reshape(tiles.a, k * channels, num_filters)
+    wide = widen(u, tiles.group, channels)                                     # a, window, group*F
     n, oh, ow = len(x), tiles.oh, tiles.ow
     out = xp.empty((n, oh, ow, num_filters), x.dtype)
     for start, stop in tiles.blocks:
         nb = stop - start
+        # a row of group output columns' F products is the same memory as group rows of F
         products = tiles.scratch("products", (tiles.a, nb * tiles.tiles * ow, num_filters), x.dtype)
-        xp.matmul(tiles.columns(start, stop), u, out=products)                    # a, nb*tiles*OW, F
+        xp.matmul(tiles.columns(start, stop), wide,
+                  out=products.reshape(tiles.a, -1, tiles.group * num_filters))  # a, nb*tiles*OW/group, group*F
         xp.add(products[ONE], bias, out=products[ONE])  # AT's column for the point 1 is all ones: every output gets it
         tiles.outputs(products, out, start, stop)
     return out, (tiles, u)
@@ -264,7 +304,8 @@ def winograd_backward(g, cache, need_input_grad=True):
     depth = u.shape[1]                                   # k*C
     channels = depth // k
     g = xp.ascontiguousarray(g)
-    du = xp.empty((a, num_filters, depth), g.dtype)
+    group = tiles.group
+    du = xp.empty((a, group * num_filters, tiles.window), g.dtype)                # widened, as the forward products
     if need_input_grad:
         dx = xp.zeros(tiles.input_gradient_shape(), g.dtype)
         u_columns = xp.ascontiguousarray(u.reshape(a, k, channels, num_filters).transpose(1, 0, 3, 2))  # k, a, F, C
@@ -275,12 +316,14 @@ def winograd_backward(g, cache, need_input_grad=True):
         block_dbias = xp.ones(dproducts.shape[1], g.dtype) @ dproducts[ONE]
         dbias = block_dbias if start == 0 else dbias + block_dbias
         cols = tiles.read(start, stop)
+        rows = dproducts.reshape(a, -1, group * num_filters).transpose(0, 2, 1)   # a, group*F, rows/group
         if start == 0:
-            xp.matmul(dproducts.transpose(0, 2, 1), cols, out=du)
+            xp.matmul(rows, cols, out=du)
         else:
-            du += dproducts.transpose(0, 2, 1) @ cols
+            du += rows @ cols
         if need_input_grad:
             tiles.add_input_gradient(dproducts, u_columns, dx, start, stop)
+    du = narrow(du, group, channels, depth)                                       # a, F, k*C
     # dweight[F, row, column, C] = sum over points p of G[p, row] du[p, F, (column, C)]
     dweight = (tiles.g.T @ du.reshape(a, -1)).reshape(k, num_filters, depth)     # row, F, (column, C)
     dweight = xp.ascontiguousarray(dweight.transpose(1, 0, 2)).reshape(num_filters, k * depth)

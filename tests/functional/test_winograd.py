@@ -1,6 +1,6 @@
 """Winograd's minimal filtering (functional/winograd.py): the transforms are exact, the convolution and its
-gradients equal im2col's for every tile size, partial last tile, block size and stride, and the dispatch takes it
-only where it saves multiplications."""
+gradients equal im2col's for every tile size, partial last tile, block size, stride and product-row group, and the
+dispatch takes it only where it saves multiplications."""
 import numpy as np
 import pytest
 
@@ -45,6 +45,7 @@ def compare_with_im2col(monkeypatch, x, weight, bias, stride, padding, tile, **k
             np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-11, err_msg=name)
 
 
+@pytest.mark.parametrize("group", [1, 2, 3])
 @pytest.mark.parametrize("tile", [2, 3, 4])
 @pytest.mark.parametrize("channels, height, width, k, stride, padding", [
     (3, 13, 9, 4, 1, 0),    # 10 output rows: a partial last tile for m = 3 and 4
@@ -52,7 +53,9 @@ def compare_with_im2col(monkeypatch, x, weight, bias, stride, padding, tile, **k
     (3, 20, 11, 6, 2, 1),   # stride 2: the 3x3 kernel over 2x2 squares (space-to-depth) that D's layer runs as
     (4, 6, 7, 3, 1, 0),     # fewer output rows (4) than some tiles reach: rows past the image are zeros
 ])
-def test_winograd_equals_im2col(monkeypatch, tile, channels, height, width, k, stride, padding):
+def test_winograd_equals_im2col(monkeypatch, group, tile, channels, height, width, k, stride, padding):
+    """group: output columns per product row, where it divides OW (6, 12 and 6 here; 5 for the last shape)."""
+    monkeypatch.setattr(winograd, "group_size", lambda out_width, filters: group if out_width % group == 0 else 1)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, channels, height, width))
     weight, bias = rng.normal(size=(5, channels, k, k)), rng.normal(size=5)
@@ -77,6 +80,30 @@ def test_winograd_blocks_workspace_and_weight_only_gradient(monkeypatch, block_b
             for buffer in buffers.values():
                 buffer.fill(np.nan)
     compare_with_im2col(monkeypatch, x, weight, bias, 1, 1, 4, need_input_grad=False)
+
+
+@pytest.mark.parametrize("group, channels, k", [(2, 3, 5), (3, 2, 4), (1, 4, 3)])
+def test_narrow_is_the_adjoint_of_widen(group, channels, k):
+    """<widen(u), y> = <u, narrow(y)> (narrow takes its gradient transposed, as the backward pass has it),
+    and widen puts each output column's copy of u where that column's window sits."""
+    rng = np.random.default_rng(5)
+    a, filters = 4, 3
+    u = rng.normal(size=(a, k * channels, filters))
+    wide = winograd.widen(u, group, channels)
+    assert wide.shape == (a, (group + k - 1) * channels, group * filters)
+    for q in range(group):
+        block = wide[:, :, q * filters:(q + 1) * filters]
+        np.testing.assert_array_equal(block[:, q * channels:(q + k) * channels], u)
+        assert not block[:, :q * channels].any() and not block[:, (q + k) * channels:].any()
+    y = rng.normal(size=wide.shape)
+    narrowed = winograd.narrow(y.transpose(0, 2, 1).copy(), group, channels, k * channels)
+    assert narrowed.shape == (a, filters, k * channels)
+    np.testing.assert_allclose(np.sum(wide * y), np.sum(u * narrowed.transpose(0, 2, 1)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("out_width, filters, expected", [(20, 16, 2), (21, 16, 1), (20, 32, 1), (20, 8, 2)])
+def test_group_size_pairs_output_columns_only_for_narrow_layers(out_width, filters, expected):
+    assert winograd.group_size(out_width, filters) == expected
 
 
 def test_float32_error_stays_small():
@@ -104,7 +131,10 @@ def test_tile_size_takes_winograd_only_where_it_pays(k, out_rows, channels, expe
 
 def test_the_report_nets_tall_layers_run_by_winograd():
     rng = np.random.default_rng(4)
-    for shape, weight_shape, stride in [((2, 16, 25, 25), (32, 16, 6, 6), 1), ((2, 3, 50, 50), (16, 3, 10, 10), 2)]:
+    # D's layer on the 49 x 49 pixels its network passes it (adjacent.py: 20 x 20 outputs for the pooling)
+    for shape, weight_shape, stride, group in [((2, 16, 25, 25), (32, 16, 6, 6), 1, 1),
+                                               ((2, 3, 50, 50), (16, 3, 10, 10), 2, 1),
+                                               ((2, 3, 49, 49), (16, 3, 10, 10), 2, 2)]:
         _, cache = conv.conv2d_forward(rng.random(shape), rng.normal(size=weight_shape), np.zeros(weight_shape[0]),
                                        stride)
-        assert cache[0] == 4
+        assert cache[0] == 4 and cache[1][0].group == group
