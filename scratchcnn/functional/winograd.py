@@ -104,7 +104,8 @@ def group_size(out_width, num_filters):
 
     A product of N filters is as wide as N: 16 (net D) runs BLAS at about 40 GFLOP/s here,
     where a row of two neighbouring output columns (a window of k+1 kernel columns, 2*N
-    wide, a fifth of it zeros for k = 5) runs at about 48 and copies 0.6 times the windows.
+    wide, a fifth of it zeros for k = 5) runs at about 48 and copies 0.6 times the windows:
+    D's predict 1.09x, training 1.08x. Net B's 32 filters gained nothing measurable (1.01x, 1.03x).
     """
     return 2 if num_filters < NARROW and out_width % 2 == 0 else 1
 
