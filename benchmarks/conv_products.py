@@ -7,7 +7,8 @@ product alone needs. With PyTorch installed it also times PyTorch's whole forwar
 same layer on one thread, for the bound this sets: an im2col forward cannot be faster
 than its product. For the layers scratchcnn runs by Winograd's minimal filtering instead
 (functional/winograd.py: B's 6x6 layer, D's), it also times that path's products, one per
-point, (block rows x k*C) @ (k*C x F), for the bound that path has in turn ("-" elsewhere).
+point, (block rows x k*C) @ (k*C x F) (for a narrow layer, rows of two output columns:
+winograd.group_size), for the bound that path has in turn ("-" elsewhere).
 
     python benchmarks/conv_products.py [--repeats 30]
 """
@@ -63,12 +64,14 @@ def winograd_product_seconds(channels, size, k, filters, repeats, rng):
     if m is None:
         return None
     points, tiles = m + k - 1, -(-out_size // m)
-    per_image = points * tiles * out_size * k * channels * 4
+    group = winograd.group_size(out_size, filters)          # output columns per product row
+    window = (group + k - 1) * channels
+    per_image = points * tiles * out_size // group * window * 4
     images = conv.image_blocks(1024, per_image)[0][1]
-    rows = images * tiles * out_size
-    columns = rng.random((points, rows, k * channels), dtype=np.float32)
-    u = rng.random((points, k * channels, filters), dtype=np.float32)
-    out = np.empty((points, rows, filters), np.float32)
+    rows = images * tiles * out_size // group
+    columns = rng.random((points, rows, window), dtype=np.float32)
+    u = rng.random((points, window, group * filters), dtype=np.float32)
+    out = np.empty((points, rows, group * filters), np.float32)
     return best_seconds(lambda: np.matmul(columns, u, out=out), repeats) / images
 
 
