@@ -133,19 +133,24 @@ class Network:
     def _predict_batches(self, X, batch_size):
         """Outputs for an already checked batch X, batch_size samples at a time.
 
-        Samples are independent at inference, so each batch is split into one shard per
-        thread (see parallel.py) and the shards run concurrently.
+        Samples are independent at inference, so X is split into one contiguous part per
+        thread (as many threads as a batch would get, parallel.py), and each thread walks its
+        part in pieces of its share of a batch: about batch_size samples are in flight at a
+        time, as with one batch split across the threads, but the threads meet once, at the
+        end, rather than after every batch (net D over 2048 images: 1.87x one thread's speed
+        free-running, 1.57x meeting after each batch of 256).
         """
         outputs = xp.empty((len(X), *self.output_shapes(X.shape[1:])[-1][1]), dtype=self.dtype)
         sample_values = math.prod(X.shape[1:])
+        threads = len(parallel.shard_bounds(min(len(X), batch_size), sample_values))
+        step = -(-batch_size // threads)  # a thread's share of a batch
 
-        for start in range(0, len(X), batch_size):
-            batch = X[start:start + batch_size]
+        def run_part(shard, lo, hi):
+            for start in range(lo, hi, step):
+                stop = min(hi, start + step)
+                outputs[start:stop] = self._forward_batch(X[start:stop], training=False)
 
-            def run_shard(shard, lo, hi, batch=batch, start=start):
-                outputs[start + lo:start + hi] = self._forward_batch(batch[lo:hi], training=False)
-
-            parallel.map_shards(run_shard, parallel.shard_bounds(len(batch), sample_values))
+        parallel.map_shards(run_part, parallel.shard_bounds(len(X), sample_values, threads))
         for layer in self.layers:  # the im2col buffers served every batch of this call; they need not outlive it
             layer.free_scratch()
         return outputs

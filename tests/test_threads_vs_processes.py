@@ -15,7 +15,7 @@ def test_every_round_times_each_setting_and_restores_the_thread_count(monkeypatc
     spec.loader.exec_module(module)
     from scratchcnn import parallel
     before = parallel.get_num_threads()
-    times = module.rounds("A", 16, 3)
+    times = module.rounds("A", 16, 3, passes=2)
     assert sorted(times) == ["alone", "two processes", "two threads"]
     for values in times.values():
         assert len(values) == 3 and all(value > 0 for value in values)

@@ -65,6 +65,33 @@ def test_predict_split_across_two_threads_equals_one_thread(split_sizes):
     np.testing.assert_allclose(split, alone, rtol=1e-5, atol=1e-7)
 
 
+def test_predict_gives_each_thread_a_part_walked_in_its_share_of_a_batch(split_sizes, monkeypatch):
+    """1000 samples at batch 256 on two threads: one split into two parts of 500, each run 128 samples at a time
+    (so about a batch is in flight, as before), every sample exactly once, the outputs those of one thread."""
+    network = convnet().initialize(0)
+    X, _ = data(1000)
+    parallel.set_num_threads(1)
+    alone = network.predict(X, batch_size=256)
+    pieces = []
+    original = network._forward_batch
+
+    def recording(x, training):
+        pieces.append((threading.get_ident(), len(x)))
+        return original(x, training)
+
+    monkeypatch.setattr(network, "_forward_batch", recording)
+    parallel.set_num_threads(2)
+    split_sizes.clear()
+    split = network.predict(X, batch_size=256)
+    assert split_sizes == [2]  # the threads meet once, not after every batch
+    assert max(size for _, size in pieces) == 128 and sum(size for _, size in pieces) == 1000
+    by_thread = {}
+    for thread, size in pieces:
+        by_thread[thread] = by_thread.get(thread, 0) + size
+    assert sorted(by_thread.values()) == [500, 500]
+    np.testing.assert_allclose(split, alone, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.4])
 def test_training_split_across_two_threads_follows_the_unsplit_run(split_sizes, dropout):
     history_1, weights_1 = train(convnet(dropout), threads=1)
