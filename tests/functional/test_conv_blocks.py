@@ -109,14 +109,14 @@ def test_channels_last_copies_or_views_with_zero_borders(channels, padding):
     np.testing.assert_array_equal(channels_last(already, padding), expected)
 
 
-@pytest.mark.parametrize("channels", [1, 3, 6])  # a channel at a time, and a transpose per offset
+@pytest.mark.parametrize("channels", [1, 3, 6])
 def test_space_to_depth_stacks_each_block_of_pixels_as_channels(channels):
     from scratchcnn.functional.windows import depth_to_space, space_to_depth
     x = np.random.default_rng(4).normal(size=(2, channels, 7, 9))
     blocks = space_to_depth(x, 2, 6, 8)                              # the first 6 x 8 pixels
     assert blocks.shape == (2, 3, 4, 4 * channels)
     for i, j, u, v, c in [(0, 0, 0, 0, 0), (2, 3, 1, 1, channels - 1), (1, 2, 0, 1, channels // 2)]:
-        assert blocks[1, i, j, (u * 2 + v) * channels + c] == x[1, c, i * 2 + u, j * 2 + v]
+        assert blocks[1, i, j, (v * 2 + u) * channels + c] == x[1, c, i * 2 + u, j * 2 + v]
     np.testing.assert_array_equal(depth_to_space(blocks, 2, channels), x[:, :, :6, :8].transpose(0, 2, 3, 1))
 
 
