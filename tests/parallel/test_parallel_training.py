@@ -92,18 +92,6 @@ def test_predict_gives_each_thread_a_part_walked_in_its_share_of_a_batch(split_s
     np.testing.assert_allclose(split, alone, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("bad_sample", [0, 999])  # the first thread's first piece; the second thread's last one
-def test_predict_checks_each_piece_for_nan_on_the_thread_that_runs_it(bad_sample):
-    network = convnet().initialize(0)
-    X, _ = data(1000)
-    X[bad_sample, 0, 5, 5] = np.nan
-    parallel.set_num_threads(2)
-    with pytest.raises(ValueError, match=r"Received NaN or inf in X"):
-        network.predict(X, batch_size=256)
-    with pytest.raises(ValueError, match=r"Received NaN or inf in X"):
-        network.evaluate(X, np.eye(4)[np.zeros(1000, int)], CCE[0])
-
-
 @pytest.mark.parametrize("dropout", [0.0, 0.4])
 def test_training_split_across_two_threads_follows_the_unsplit_run(split_sizes, dropout):
     history_1, weights_1 = train(convnet(dropout), threads=1)
