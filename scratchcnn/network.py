@@ -137,8 +137,8 @@ class Network:
         thread (as many threads as a batch would get, parallel.py), and each thread walks its
         part in pieces of its share of a batch: about batch_size samples are in flight at a
         time, as with one batch split across the threads, but the threads meet once, at the
-        end, rather than after every batch (net D over 2048 images: 1.87x one thread's speed
-        free-running, 1.57x meeting after each batch of 256).
+        end, rather than after every batch (each meeting leaves a core idle while the slower
+        shard finishes, then wakes the worker thread again).
         """
         outputs = xp.empty((len(X), *self.output_shapes(X.shape[1:])[-1][1]), dtype=self.dtype)
         sample_values = math.prod(X.shape[1:])
