@@ -12,6 +12,7 @@ def test_every_round_times_each_setting_and_restores_the_thread_count(monkeypatc
     monkeypatch.syspath_prepend(os.path.dirname(SCRIPT))  # it imports bench_vs_torch beside it, as when run
     spec = importlib.util.spec_from_file_location("threads_vs_processes", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "threads_vs_processes", module)  # the spawned workers import it by name
     spec.loader.exec_module(module)
     from scratchcnn import parallel
     before = parallel.get_num_threads()
