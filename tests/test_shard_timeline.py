@@ -1,23 +1,14 @@
 """benchmarks/shard_timeline.py: every shard pass of a training run timed, alone (one thread) and beside another."""
-import importlib.util
-import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "benchmarks", "shard_timeline.py")
+from benchmark_scripts import ROOT, load_script, script_path
 
-
-def load_script(monkeypatch):
-    monkeypatch.syspath_prepend(os.path.dirname(SCRIPT))  # it imports bench_vs_torch beside it, as when run
-    spec = importlib.util.spec_from_file_location("shard_timeline", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = script_path("shard_timeline")
 
 
 def test_one_pass_per_shard_and_step(monkeypatch):
-    timeline = load_script(monkeypatch)
+    timeline = load_script(monkeypatch, "shard_timeline")
     alone = timeline.shard_passes("A", 16, 1, steps=3)
     beside = timeline.shard_passes("A", 32, 2, steps=3)
     assert len(alone["forward"]) == len(alone["backward"]) == 3       # one shard of 16 per step

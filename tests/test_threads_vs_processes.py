@@ -1,19 +1,14 @@
 """benchmarks/threads_vs_processes.py: a predict shard timed alone, as one of two threads and as one of two processes."""
-import importlib.util
-import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "benchmarks", "threads_vs_processes.py")
+from benchmark_scripts import ROOT, load_script, script_path
+
+SCRIPT = script_path("threads_vs_processes")
 
 
 def test_every_round_times_each_setting_and_restores_the_thread_count(monkeypatch):
-    monkeypatch.syspath_prepend(os.path.dirname(SCRIPT))  # it imports bench_vs_torch beside it, as when run
-    spec = importlib.util.spec_from_file_location("threads_vs_processes", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "threads_vs_processes", module)  # the spawned workers import it by name
-    spec.loader.exec_module(module)
+    module = load_script(monkeypatch, "threads_vs_processes")
     from scratchcnn import parallel
     before = parallel.get_num_threads()
     times = module.rounds("A", 16, 3, passes=2)
