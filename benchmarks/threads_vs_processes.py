@@ -68,8 +68,8 @@ def rounds(net_name, images, count, passes=4):
 
 
 def _rounds(net_name, images, count, passes):
-    # Spawned, not forked: a forked child would share this process's pages until one of them writes, and the
-    # copy-on-write faults would be timed with the shards.
+    # Spawned, not forked: each worker builds its own network and images, sharing no pages with this process
+    # (a forked child shares them copy-on-write until one side writes).
     context = multiprocessing.get_context("spawn")
     start, done, stop = context.Barrier(3), context.Barrier(3), context.Event()
     workers = [context.Process(target=_process, args=(net_name, images, passes, start, done, stop), daemon=True)
@@ -77,7 +77,7 @@ def _rounds(net_name, images, count, passes):
     for worker in workers:
         worker.start()
     shards = [make_shard(net_name, images, passes), make_shard(net_name, images, passes)]
-    done.wait()  # the workers have built theirs
+    done.wait(timeout=300)  # the workers have built theirs (BrokenBarrierError if one failed to)
     times = {"alone": [], "two threads": [], "two processes": []}
     try:
         for _ in range(count):
