@@ -27,6 +27,27 @@ def as_float_array(x, name="x", dtype=None):
     return xp.asarray(x, dtype=dtype)
 
 
+def all_finite(x):
+    """Whether the float array x holds no NaN and no inf, in one read of x at BLAS speed.
+
+    Each row's sum (a product with a vector of ones) is NaN or infinite as soon as one
+    of its values is, so finite sums prove finite values; a sum can also overflow from
+    large finite values, and then the element-wise check decides. About 1.6x faster
+    than np.isfinite(x).all(), which also writes a boolean per value.
+    Call it where BLAS runs on one thread (parallel.map_shards's shards): after a
+    product on several threads, OpenBLAS keeps its workers spinning for about 0.1 s,
+    on the cores that the shards which follow would use.
+    """
+    if x.size == 0:
+        return True
+    if x.ndim < 2 or not x.flags.c_contiguous:
+        return bool(xp.all(xp.isfinite(x)))
+    rows = x.reshape(len(x), -1)
+    with xp.errstate(over="ignore", invalid="ignore"):  # the sums' overflow and inf - inf are answers here
+        sums = rows @ xp.ones(rows.shape[1], dtype=x.dtype)
+    return bool(xp.all(xp.isfinite(sums))) or bool(xp.all(xp.isfinite(x)))
+
+
 def describe_shape(shape):
     """'(N, 3, 32, 32)' for a batch shape written with a symbolic batch axis."""
     return "(" + ", ".join(["N", *map(str, shape)]) + ")"

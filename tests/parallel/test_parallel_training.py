@@ -1,6 +1,7 @@
 """Batches split across threads: predict and training give the unsplit results (up to float rounding)."""
 import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -65,31 +66,65 @@ def test_predict_split_across_two_threads_equals_one_thread(split_sizes):
     np.testing.assert_allclose(split, alone, rtol=1e-5, atol=1e-7)
 
 
-def test_predict_gives_each_thread_a_part_walked_in_its_share_of_a_batch(split_sizes, monkeypatch):
-    """1000 samples at batch 256 on two threads: one split into two parts of 500, each run 128 samples at a time
-    (so about a batch is in flight, as before), every sample exactly once, the outputs those of one thread."""
+def record_pieces(network, monkeypatch, X, delay_worker=0.0):
+    """Make network._forward_batch log (thread, first sample, samples) of each piece of X it runs;
+    with delay_worker, pieces run on a worker thread (not the calling one) first sleep that long."""
+    pieces = []
+    original = network._forward_batch
+    caller = threading.get_ident()
+
+    def recording(x, training):
+        thread = threading.get_ident()
+        if thread != caller and delay_worker:
+            time.sleep(delay_worker)
+        pieces.append((thread, (x.ctypes.data - X.ctypes.data) // X[0].nbytes, len(x)))
+        return original(x, training)
+
+    monkeypatch.setattr(network, "_forward_batch", recording)
+    return pieces, caller
+
+
+def test_predict_threads_take_pieces_of_a_share_of_a_batch_each_sample_once(split_sizes, monkeypatch):
+    """1000 samples at batch 256 on two threads: pieces of 128 samples (about a batch in flight, as before),
+    every sample in exactly one piece, both threads at work, the threads meeting once; the outputs those of
+    one thread."""
     network = convnet().initialize(0)
     X, _ = data(1000)
     parallel.set_num_threads(1)
     alone = network.predict(X, batch_size=256)
-    pieces = []
-    original = network._forward_batch
-
-    def recording(x, training):
-        pieces.append((threading.get_ident(), len(x)))
-        return original(x, training)
-
-    monkeypatch.setattr(network, "_forward_batch", recording)
+    pieces, _ = record_pieces(network, monkeypatch, X)
     parallel.set_num_threads(2)
     split_sizes.clear()
     split = network.predict(X, batch_size=256)
     assert split_sizes == [2]  # the threads meet once, not after every batch
-    assert max(size for _, size in pieces) == 128 and sum(size for _, size in pieces) == 1000
-    by_thread = {}
-    for thread, size in pieces:
-        by_thread[thread] = by_thread.get(thread, 0) + size
-    assert sorted(by_thread.values()) == [500, 500]
+    assert sorted((first, size) for _, first, size in pieces) == [(start, min(128, 1000 - start))
+                                                                   for start in range(0, 1000, 128)]
+    assert len({thread for thread, _, _ in pieces}) == 2
     np.testing.assert_allclose(split, alone, rtol=1e-5, atol=1e-7)
+
+
+def test_predict_a_slow_thread_takes_fewer_pieces(monkeypatch):
+    """The pieces go to whichever thread is free: a worker slowed down (here by 0.2 s a piece) leaves most
+    of them to the other thread instead of holding up the end with half of X."""
+    network = convnet().initialize(0)
+    X, _ = data(1000)
+    pieces, caller = record_pieces(network, monkeypatch, X, delay_worker=0.2)
+    parallel.set_num_threads(2)
+    network.predict(X, batch_size=256)
+    on_caller = sum(size for thread, _, size in pieces if thread == caller)
+    assert on_caller > 1000 - on_caller and sum(size for _, _, size in pieces) == 1000
+
+
+def test_predict_stops_at_the_piece_holding_nan_on_every_thread(monkeypatch):
+    """A NaN in the first piece: a ValueError naming X, and neither thread runs on through the other pieces."""
+    network = convnet().initialize(0)
+    X, _ = data(2000)
+    X[5, 0, 3, 3] = np.nan
+    pieces, _ = record_pieces(network, monkeypatch, X)
+    parallel.set_num_threads(2)
+    with pytest.raises(ValueError, match="NaN or inf in X"):
+        network.predict(X, batch_size=64)
+    assert len(pieces) <= 4  # of 63 pieces of 32: the worker's few before it saw the stop
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.4])
