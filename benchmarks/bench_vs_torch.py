@@ -297,8 +297,11 @@ def scratch_peak_memory(network, X, y, batch_size, training):
     """Peak NumPy memory (MiB) allocated during one untimed epoch or predict; the data itself is not counted.
 
     NumPy reports its buffers to tracemalloc; torch's allocator does not, so this is scratchcnn-only.
+    Inference keeps its scratch buffers from one predict to the next: they are let go of first,
+    so the peak counts them.
     """
     subset = slice(0, min(len(X), 2 * batch_size))
+    network.free_scratch()
     tracemalloc.start()
     try:
         if training:

@@ -15,6 +15,7 @@ scratch memory then stays one block, whatever the batch size.
 from ..backend import xp
 from . import winograd
 from .windows import channels_last, depth_to_space, extract_windows, fold_windows, output_size, space_to_depth
+from .workspace import output_array
 
 BLOCK_BYTES = 2 << 20                # im2col columns per block of images: about the size of a core's caches
 SHIFTED_COPIES_MIN_POSITIONS = 2048  # below this many output positions, k*k small copies cost more than one
@@ -118,7 +119,8 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_co
             x = xp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
         rows = (output_size(height, k, stride, padding) - 1) * stride + k   # the pixels the windows reach
         cols = (output_size(width, k, stride, padding) - 1) * stride + k
-        x_in = space_to_depth(x, b, rows, cols)                        # N,rows/b,cols/b,b*b*C
+        x_in = space_to_depth(x, b, rows, cols, _scratch(workspace, "s2d", (n, rows // b, cols // b, b * b * channels),
+                                                         x.dtype))  # N,rows/b,cols/b,b*b*C
     else:
         x_in = channels_last(x, padding)  # N,Hp,Wp,C: a window row (k, C) is one contiguous run of k*C values
     # The kernel in x_in's terms: (kernel row, kernel column) of blocks, then (v, u, C) inside a block.
@@ -134,6 +136,11 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_co
     return out, (tile, inner, (n, channels, height, width), k, stride, padding, b)
 
 
+def _scratch(workspace, name, shape, dtype):
+    """An uninitialised array, lent by the workspace if there is one."""
+    return xp.empty(shape, dtype) if workspace is None else workspace.get(name, shape, dtype)
+
+
 def _im2col_forward(x_in, w_rows, bias, stride, workspace, keep_columns):
     """x_in (N, H, W, C) channels-last, padded; w_rows (k, k, C, F) -> out (N, OH, OW, F), cache."""
     k, _, channels, num_filters = w_rows.shape
@@ -142,7 +149,7 @@ def _im2col_forward(x_in, w_rows, bias, stride, workspace, keep_columns):
     positions = oh * ow
     w_mat = w_rows.reshape(columns.depth, num_filters)                # k*k*C, F
     w_bias = xp.concatenate([w_mat, bias[None].astype(w_mat.dtype)]) if columns.ones_column else w_mat
-    out = xp.empty((n * positions, num_filters), x_in.dtype)          # N*OH*OW, F
+    out = output_array(columns.workspace, "im2col", (n * positions, num_filters), x_in.dtype)  # N*OH*OW, F
     for start, stop in columns.blocks:
         xp.matmul(columns.write(start, stop), w_bias, out=out[start * positions:stop * positions])
     if not columns.ones_column:

@@ -5,6 +5,7 @@ batch, so no window is ever copied and no Python loop runs over pixels.
 """
 from ..backend import xp
 from .windows import output_size
+from .workspace import output_array
 
 
 def _offset_views(x, size, stride):
@@ -27,37 +28,61 @@ def _tiled(x_nhwc, size, stride):
     return stride == size and h % size == 0 and w % size == 0 and rows_contiguous
 
 
-def _maximum(views):
-    """The element-wise maximum of the arrays `views` yields, in a fresh array (NaN propagates)."""
+def _maximum(views, out):
+    """The element-wise maximum of the arrays `views` yields, written into out (NaN propagates)."""
     views = iter(views)
-    out = next(views)
+    first = next(views)
     second = next(views, None)
     if second is None:
-        return out.copy()
-    out = xp.maximum(out, second)
+        out[...] = first
+        return out
+    xp.maximum(first, second, out=out)
     for view in views:
         xp.maximum(out, view, out=out)
     return out
 
 
-def maxpool2d_forward(x, size, stride, relu=False):
+def _laid_out_like(x_nhwc, get, name, shape):
+    """get(name, ...)'s array viewed as `shape` (N, rows, ...), its images and rows in x's memory order.
+
+    A Winograd convolution's output comes rows first (OH, N, OW, C): kept that way, a pass
+    over a row of every image is one loop over one run of memory (net D's pooling 1.6x).
+    """
+    if x_nhwc.strides[0] < x_nhwc.strides[1]:
+        return get(name, (shape[1], shape[0], *shape[2:]), x_nhwc.dtype).swapaxes(0, 1)
+    return get(name, shape, x_nhwc.dtype)
+
+
+def maxpool2d_forward(x, size, stride, relu=False, workspace=None):
     """x (N, C, H, W) -> out (N, C, OH, OW), the maximum of each window; with relu, max(0, maximum).
 
     The forward pass only takes maxima (NaN propagates); which element of a window
     won is worked out in the backward pass, from the input and the maxima it caches.
     `relu` applies a previous layer's ReLU after the maxima rather than before (they
     commute; adjacent.py): a quarter of the values, and raw values seldom tie.
+    `workspace` (a Workspace) lends the scratch memory, and inside transient_outputs()
+    the output's too (workspace.py).
     """
+    def scratch(name, shape, dtype):
+        return xp.empty(shape, dtype) if workspace is None else workspace.get(name, shape, dtype)
+
+    def output(name, shape, dtype):
+        return output_array(workspace, name, shape, dtype)
+
     x_nhwc = x.transpose(0, 2, 3, 1)                               # N,H,W,C (a view)
     n, h, w, c = x_nhwc.shape
+    oh, ow = output_size(h, size, stride), output_size(w, size, stride)
+    out = _laid_out_like(x_nhwc, output, "pool_max", (n, oh, ow, c))
     if _tiled(x_nhwc, size, stride):
-        oh, ow = h // size, w // size
         rows = x_nhwc.reshape(n, oh, size, ow * size * c)          # the window rows: runs of OW*size*C values
-        columns = _maximum(rows[:, :, i] for i in range(size)).reshape(n, oh, ow, size, c)
-        out = _maximum(columns[:, :, :, j] for j in range(size))   # N,OH,OW,C
+        row_maxima = _laid_out_like(x_nhwc, scratch, "pool_rows", (n, oh, ow * size * c))
+        columns = _maximum((rows[:, :, i] for i in range(size)), row_maxima).reshape(n, oh, ow, size, c)
+        _maximum((columns[:, :, :, j] for j in range(size)), out)   # N,OH,OW,C
     else:
-        out = _maximum(x_nhwc[index] for index in _offset_views(x_nhwc, size, stride))
-    result = xp.maximum(out, 0) if relu else out
+        _maximum((x_nhwc[index] for index in _offset_views(x_nhwc, size, stride)), out)
+    result = out
+    if relu:
+        result = xp.maximum(out, 0, out=_laid_out_like(x_nhwc, output, "pool_relu", out.shape))
     return result.transpose(0, 3, 1, 2), (x_nhwc, out, size, stride, relu)
 
 

@@ -44,8 +44,9 @@ def channels_last(x, padding=0):
     return out
 
 
-def space_to_depth(x, block, rows, cols):
-    """The first rows x cols pixels (multiples of `block`) of x (N, C, H, W) -> channels-last (N, rows/b, cols/b, b*b*C).
+def space_to_depth(x, block, rows, cols, out=None):
+    """The first rows x cols pixels (multiples of `block`) of x (N, C, H, W) -> channels-last (N, rows/b, cols/b, b*b*C),
+    written into `out` (contiguous, of that shape) if given.
 
     Each block x block square of pixels becomes one pixel of b*b*C channels, ordered
     (column in the block, row in the block, channel): out[n, i, j, (v, u, c)] = x[n, c, i*b + u, j*b + v].
@@ -56,7 +57,9 @@ def space_to_depth(x, block, rows, cols):
     """
     n, c = x.shape[:2]
     b = block
-    out = xp.empty((n, rows // b, cols // b, b, b, c), dtype=x.dtype)   # (v, u, c) inside a block
+    if out is None:
+        out = xp.empty((n, rows // b, cols // b, b * b * c), dtype=x.dtype)
+    out = out.reshape(n, rows // b, cols // b, b, b, c)                  # (v, u, c) inside a block
     by_column = out.reshape(n, rows // b, cols, b, c)                    # (j, v) merged: the input's columns
     for u in range(b):
         copy_to_channels_last(by_column[:, :, :, u, :], x[:, :, u:rows:b, :cols])

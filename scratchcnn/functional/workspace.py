@@ -1,9 +1,17 @@
-"""Scratch memory reused from one training step to the next.
+"""Scratch memory reused from one training step to the next, and from one piece of predict's input to the next.
 
 im2col writes tens of megabytes per step. A fresh array of that size costs the
 kernel's page faults on every step, more than the copy into it; a layer that keeps
 one growing buffer and hands out views of its front pays them once.
+
+A layer's output is usually handed to its caller, so it is a fresh array. Inside
+`transient_outputs()` (Network.predict runs every piece of its input in one) the
+caller promises to be done with it once the next layer has run, and `output_array`
+then lends it from the layer's workspace too: on net D's predict, fresh outputs and
+inputs cost about three page faults per image on two threads (about 4 us each here),
+and the same run with glibc told to keep freed memory was 1.13x faster.
 """
+import contextlib
 import math
 import threading
 
@@ -38,3 +46,24 @@ class Workspace:
     @property
     def nbytes(self):
         return sum(buffer.nbytes for buffers in list(self._by_thread.values()) for buffer in buffers.values())
+
+
+_transient = threading.local()
+
+
+@contextlib.contextmanager
+def transient_outputs():
+    """Within this block, on this thread, each layer output is dead once the next layer has run (see output_array)."""
+    before = getattr(_transient, "on", False)
+    _transient.on = True
+    try:
+        yield
+    finally:
+        _transient.on = before
+
+
+def output_array(workspace, name, shape, dtype):
+    """An uninitialised array for a layer's output: lent by `workspace` inside transient_outputs(), else fresh."""
+    if workspace is not None and getattr(_transient, "on", False):
+        return workspace.get("out_" + name, shape, dtype)
+    return xp.empty(shape, dtype)

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..backend import xp
 from ..functional import ACTIVATIONS, activation_name
+from ..functional.workspace import Workspace
 from ..inputs import as_float_array
 
 
@@ -45,6 +46,7 @@ class Layer:
 
     def __init__(self):
         self._unbatched = False
+        self._workspaces = None
         self.need_input_grad = True  # the first layer of a network may skip its input gradient
         self._solo()
 
@@ -119,12 +121,25 @@ class Layer:
         batch of input_shape would draw; the Network slices them for the threads of a split batch."""
         raise NotImplementedError(f"{self.name} draws random numbers but does not implement draw_noise")
 
+    def workspace(self, training):
+        """The layer's scratch buffers (functional/workspace.py), reused from call to call: one for training
+        passes, one for inference, so a predict() between a training forward and its backward leaves what
+        the forward kept for that backward alone. Made on first use; a replica has its own."""
+        if self._workspaces is None:
+            self._workspaces = {True: Workspace(), False: Workspace()}
+        return self._workspaces[bool(training)]
+
     def free_scratch(self):
         """Let go of scratch memory kept for the next inference call (e.g. im2col buffers)."""
+        if self._workspaces is not None:
+            self._workspaces[False].clear()
 
     def replica(self):
-        """A twin for another thread: it shares the parameter values, and has its own gradients and caches."""
+        """A twin for another thread: it shares the parameter values, and has its own gradients, caches and
+        scratch buffers (a worker thread may run two shards' forward passes one after the other, and the
+        second must not overwrite what the first one kept)."""
         twin = copy.copy(self)
+        twin._workspaces = None
         for name, value in vars(self).items():
             if isinstance(value, Parameter):
                 setattr(twin, name, Parameter(value.value, value.name))

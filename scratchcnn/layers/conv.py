@@ -1,7 +1,6 @@
 """ConvLayer: 2-D convolution with a fused activation (ReLU by default, as in the report)."""
 from .. import initializers
 from ..functional import conv2d_backward, conv2d_forward, output_size
-from ..functional.workspace import Workspace
 from ..inputs import check_int
 from .base import ActivatedLayer, Parameter
 
@@ -27,20 +26,6 @@ class ConvLayer(ActivatedLayer):
         self.bias = Parameter(initializers.zeros((self.num_filters,)), "bias")
         self.reset_parameters()
         self._cache = None
-        self._workspaces = self._new_workspaces()
-
-    @staticmethod
-    def _new_workspaces():
-        """The im2col buffers, reused from step to step. Inference has its own, so a predict() between a
-        training forward and its backward leaves the columns kept for that backward alone."""
-        return {True: Workspace(), False: Workspace()}
-
-    def replica(self):
-        """A twin for another shard, with buffers of its own: a worker thread may run two shards' forward
-        passes one after the other, and the second must not overwrite the columns the first one kept."""
-        twin = super().replica()
-        twin._workspaces = self._new_workspaces()
-        return twin
 
     def reset_parameters(self, rng=None):
         rng = initializers.as_generator(rng)
@@ -70,11 +55,8 @@ class ConvLayer(ActivatedLayer):
 
     def _linear_forward(self, x, training):
         z, self._cache = conv2d_forward(x, self.weight.value, self.bias.value, self.stride, self.padding,
-                                       self._workspaces[bool(training)], keep_columns=bool(training))
+                                       self.workspace(training), keep_columns=bool(training))
         return z
-
-    def free_scratch(self):
-        self._workspaces[False].clear()
 
     def _linear_backward(self, grad_z):
         dx, dweight, dbias = conv2d_backward(grad_z, self._cache, self.need_input_grad)

@@ -34,8 +34,9 @@ class PoolingLayer(Layer):
                      for length in (height, width))
 
     def _forward(self, x, training):
-        if self._activation_before == "relu":  # the previous layer's ReLU, after the maxima (adjacent.py)
-            out, self._cache = maxpool2d_forward(x, self.size, self.stride, relu=True)
+        if self.mode == "max":  # with the previous layer's ReLU, after the maxima (adjacent.py)
+            out, self._cache = maxpool2d_forward(x, self.size, self.stride, relu=self._activation_before == "relu",
+                                                 workspace=self.workspace(training))
             return out
         out, self._cache = _MODES[self.mode][0](x, self.size, self.stride)
         return out

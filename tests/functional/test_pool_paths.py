@@ -51,3 +51,24 @@ def test_relu_masks_windows_whose_maximum_is_not_positive():
     np.testing.assert_array_equal(out, [[[[0.0, 2.0]]]])
     dx = pool.maxpool2d_backward(np.full(out.shape, 3.0), cache)
     np.testing.assert_array_equal(dx[0, 0], [[0, 0, 0, 0], [0, 0, 0, 3.0]])
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_rows_first_input_takes_the_tiled_passes_and_keeps_its_layout(relu):
+    """A Winograd convolution's output is rows first, (OH, N, OW, C) in memory: its image rows are still
+    contiguous runs, so the one-call passes take it, their results laid out rows first too, equal to the
+    ones of the same values in (N, C, H, W) order, forward and backward, with and without a workspace."""
+    from scratchcnn.functional.workspace import Workspace, transient_outputs
+
+    rows_first = np.random.default_rng(4).normal(size=(6, 5, 8, 3)).astype(np.float32)  # H, N, W, C
+    x = rows_first.transpose(1, 3, 0, 2)                                                # N, C, H, W view
+    assert pool._tiled(x.transpose(0, 2, 3, 1), 2, 2)
+    expected, expected_cache = pool.maxpool2d_forward(np.ascontiguousarray(x), 2, 2, relu=relu)
+    upstream = np.random.default_rng(5).normal(size=expected.shape).astype(np.float32)
+    for workspace in (None, Workspace()):
+        with transient_outputs():
+            out, cache = pool.maxpool2d_forward(x, 2, 2, relu=relu, workspace=workspace)
+            np.testing.assert_array_equal(out, expected)
+            assert out.strides[2] > out.strides[0]  # (N, C, OH, OW): rows outside images, as the input's
+            np.testing.assert_array_equal(pool.maxpool2d_backward(upstream, cache),
+                                          pool.maxpool2d_backward(upstream, expected_cache))

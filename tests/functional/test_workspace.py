@@ -1,9 +1,10 @@
-"""Workspace: scratch arrays reused from call to call, growing when needed, one set per thread."""
+"""Workspace: scratch arrays reused from call to call, growing when needed, one set per thread; and layer outputs
+lent from it inside transient_outputs() (predict)."""
 import threading
 
 import numpy as np
 
-from scratchcnn.functional.workspace import Workspace
+from scratchcnn.functional.workspace import Workspace, output_array, transient_outputs
 
 
 def test_the_same_request_gets_the_same_memory_and_a_smaller_one_reuses_it():
@@ -51,3 +52,30 @@ def test_clear_drops_every_threads_buffers():
     workspace.clear()
     assert workspace.nbytes == 0
     assert not np.shares_memory(a, workspace.get("cols", (4, 4), np.float32))
+
+
+def test_outputs_are_fresh_outside_transient_outputs_and_lent_inside_it():
+    workspace = Workspace()
+    first = output_array(workspace, "conv", (4, 8), np.float32)
+    assert not np.shares_memory(first, output_array(workspace, "conv", (4, 8), np.float32))
+    with transient_outputs():
+        lent = output_array(workspace, "conv", (4, 8), np.float32)
+        assert np.shares_memory(lent, output_array(workspace, "conv", (4, 8), np.float32))
+        assert not np.shares_memory(lent, workspace.get("conv", (4, 8), np.float32))  # its own name
+        assert output_array(None, "conv", (2,), np.float32).shape == (2,)  # no workspace: fresh
+    assert not np.shares_memory(lent, output_array(workspace, "conv", (4, 8), np.float32))
+
+
+def test_transient_outputs_is_this_threads_alone_and_nests():
+    workspace = Workspace()
+    seen = []
+    with transient_outputs():
+        with transient_outputs():
+            pass
+        inner_done = output_array(workspace, "out", (3,), np.float32)
+        assert np.shares_memory(inner_done, output_array(workspace, "out", (3,), np.float32))  # still on
+        thread = threading.Thread(target=lambda: seen.append([output_array(workspace, "out", (3,), np.float32)
+                                                              for _ in range(2)]))
+        thread.start()
+        thread.join()
+    assert not np.shares_memory(*seen[0])  # the other thread was not inside the block

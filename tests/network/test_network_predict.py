@@ -54,3 +54,43 @@ def test_predict_refuses_an_invalid_batch_size(X, batch_size):
 def test_predict_refuses_an_empty_batch():
     with pytest.raises(ValueError, match="empty"):
         small_cnn().predict(np.zeros((0, 1, 6, 6)))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_predict_reuses_its_buffers_without_mixing_pieces_up(threads):
+    """The report's cats/dogs net (space-to-depth, Winograd rows-first output, pooling from the layers' kept
+    buffers): pieces of 32 on one or two threads, twice over, give the numbers of one forward pass per batch."""
+    from scratchcnn import parallel, zoo
+
+    network = zoo.report_catsdogs_net().initialize(0)
+    X = np.random.default_rng(1).random((150, 3, 50, 50), dtype=np.float32)
+    expected = np.concatenate([network.forward(X[start:start + 64]) for start in range(0, 150, 64)])
+    parallel.set_num_threads(threads)
+    try:
+        first = network.predict(X, batch_size=64)
+        second = network.predict(X[::-1].copy(), batch_size=64)[::-1]
+    finally:
+        parallel.set_num_threads(None)
+    np.testing.assert_allclose(first, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(second, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_outputs_outside_predict_are_the_callers_to_keep():
+    """forward's outputs, the network's and a single layer's, are fresh arrays: a later call does not write
+    over them (only predict lends its layers' outputs from their buffers)."""
+    from scratchcnn import zoo
+
+    network = zoo.report_catsdogs_net().initialize(0)
+    rng = np.random.default_rng(2)
+    x1, x2 = rng.random((2, 4, 3, 50, 50), dtype=np.float32)
+    out = network.forward(x1)
+    kept = out.copy()
+    network.predict(x2)
+    network.forward(x2)
+    assert np.array_equal(out, kept)
+    conv, pool = network.layers[:2]
+    feature_maps = conv.forward(x1)
+    pooled = pool.forward(feature_maps)
+    maps_kept, pooled_kept = feature_maps.copy(), pooled.copy()
+    pool.forward(conv.forward(x2))
+    assert np.array_equal(feature_maps, maps_kept) and np.array_equal(pooled, pooled_kept)

@@ -222,15 +222,21 @@ def test_a_replica_shares_the_parameter_values_and_keeps_its_own_gradients():
     assert np.array_equal(layer.weight.grad, before) and not np.array_equal(twin.weight.grad, before)
 
 
-def test_predict_lets_go_of_its_im2col_buffers_and_training_keeps_its_own():
+def test_predict_keeps_its_buffers_for_the_next_call_until_free_scratch_and_training_keeps_its_own():
     network = convnet().initialize(0)
     X, y = data()
-    parallel.set_num_threads(2)
-    conv = network.layers[0]
+    conv, pool = network.layers[:2]
+    parallel.set_num_threads(1)  # one thread, so every call runs on the same buffers
     network.predict(X, batch_size=128)
-    assert conv._workspaces[False].nbytes == 0
+    kept = conv.workspace(False).nbytes
+    assert kept > 0 and pool.workspace(False).nbytes > 0
+    network.predict(X, batch_size=128)
+    assert conv.workspace(False).nbytes == kept  # reused, not grown
+    network.free_scratch()
+    assert conv.workspace(False).nbytes == 0 and pool.workspace(False).nbytes == 0
+    parallel.set_num_threads(2)
     network.train(X, y, 1, 0.05, *CCE, log_file=None, batch_size=64, verbose=0, seed=0)
-    assert conv._workspaces[True].nbytes > 0  # reused by the next step and the next epoch
+    assert conv.workspace(True).nbytes > 0  # reused by the next step and the next epoch
 
 
 def test_two_replicas_run_one_after_the_other_on_one_thread_keep_their_own_columns():
