@@ -20,7 +20,7 @@ def _offset_views(x, size, stride):
 
 def _tiled(x_nhwc, size, stride):
     """Whether the windows tile x exactly (stride = size, no pixel left over) and each image row of x is one
-    contiguous run of W*C values (whatever the strides of the images and rows: a Winograd convolution's
+    contiguous run of W*C values (whatever the strides of the images and rows: at inference a Winograd convolution's
     output comes rows first): then each window is a block of a (N, OH, size, OW, size, C) view, and a pass
     over all offsets is one NumPy call."""
     n, h, w, c = x_nhwc.shape
@@ -45,7 +45,7 @@ def _maximum(views, out):
 def _laid_out_like(x_nhwc, get, name, shape):
     """get(name, ...)'s array viewed as `shape` (N, rows, ...), its images and rows in x's memory order.
 
-    A Winograd convolution's output comes rows first (OH, N, OW, C): kept that way, a pass
+    A Winograd convolution's output at inference comes rows first (OH, N, OW, C): kept that way, a pass
     over a row of every image is one loop over one run of memory (net D's pooling 1.6x).
     """
     if x_nhwc.strides[0] < x_nhwc.strides[1]:

@@ -218,21 +218,16 @@ class _Tiles:
         return cols
 
     def outputs(self, products, out, start, stop):
-        """AT times each tile's a products (a, rows, F) -> the block's outputs, written into out (OH, N, OW, F).
-
-        The output is laid out rows first, images second, so the passes that follow (the
-        pooling's, a ReLU) run along a row of every image at once: NumPy merges the images'
-        runs of OW*F values into one loop (net D's pooling of 128 images: 6.3 against 10 us
-        per image, out of cache).
-        """
+        """AT times each tile's a products (a, rows, F) -> the block's outputs, written into out (N, OH, OW, F):
+        a view of any memory order whose rows of OW*F values are contiguous (see winograd_forward)."""
         m, a, tiles, ow = self.m, self.a, self.tiles, self.ow
         nb, num_filters = stop - start, products.shape[2]
         whole = tiles * m == self.oh
-        y = out[:, start:stop] if whole else self.scratch("y", (tiles * m, nb, ow, num_filters), products.dtype)
+        y = out[start:stop] if whole else self.scratch("y", (nb, tiles * m, ow, num_filters), products.dtype)
         xp.matmul(self.at, products.reshape(a, tiles, nb, ow * num_filters).transpose(2, 1, 0, 3),
-                  out=y.reshape(tiles, m, nb, ow * num_filters).transpose(2, 0, 1, 3))
+                  out=y.reshape(nb, tiles, m, ow * num_filters))  # a view: the rows split, each row's values merge
         if not whole:
-            out[:, start:stop] = y[:self.oh]
+            out[start:stop] = y[:, :self.oh]
 
     def products_gradient(self, g, start, stop):
         """The adjoint of `outputs`: the block's output gradient (N, OH, OW, F) -> that of its products (a, rows, F)."""
@@ -283,9 +278,13 @@ class _Tiles:
 def winograd_forward(x, weight_rows, bias, m, workspace=None, keep_columns=False):
     """x (N, H, W, C) channels-last, padded; weight_rows (k, k, C, F): kernel row, kernel column, channel, filter.
 
-    Returns out (N, OH, OW, F) channels-last, a view of rows-first memory (OH, N, OW, F) (see
-    _Tiles.outputs), and the cache for winograd_backward, which keeps the transformed input
-    when `keep_columns` (training) and it is at most conv.KEEP_BYTES.
+    Returns out (N, OH, OW, F) channels-last and the cache for winograd_backward, which keeps
+    the transformed input when `keep_columns` (training) and it is at most conv.KEEP_BYTES.
+    At inference out is a view of rows-first memory, (OH, N, OW, F): the passes that follow
+    (a pooling's, a ReLU) then run along a row of every image at once, NumPy merging the
+    images' runs of OW*F values into one loop (net D's pooling of 128 images: 6.3 against
+    10 us per image, out of cache; D's inference 1.04x). Training keeps images first, as
+    the backward passes read the gradient image by image (rows first there: D 0.97x).
     """
     k, _, channels, num_filters = weight_rows.shape
     tiles = _Tiles(x, weight_rows, m, workspace, keep_columns)
@@ -293,7 +292,10 @@ def winograd_forward(x, weight_rows, bias, m, workspace=None, keep_columns=False
     u = (tiles.g @ weight_rows.reshape(k, -1)).reshape(tiles.a, k * channels, num_filters)
     wide = widen(u, tiles.group, channels)                                     # a, window, group*F
     n, oh, ow = len(x), tiles.oh, tiles.ow
-    out = output_array(workspace, "winograd", (oh, n, ow, num_filters), x.dtype)  # rows first (see _Tiles.outputs)
+    if keep_columns:  # training
+        out = xp.empty((n, oh, ow, num_filters), x.dtype)
+    else:
+        out = output_array(workspace, "winograd", (oh, n, ow, num_filters), x.dtype).transpose(1, 0, 2, 3)
     for start, stop in tiles.blocks:
         nb = stop - start
         # a row of group output columns' F products is the same memory as group rows of F
@@ -302,7 +304,7 @@ def winograd_forward(x, weight_rows, bias, m, workspace=None, keep_columns=False
                   out=products.reshape(tiles.a, -1, tiles.group * num_filters))  # a, tiles*nb*OW/group, group*F
         xp.add(products[ONE], bias, out=products[ONE])  # AT's column for the point 1 is all ones: every output gets it
         tiles.outputs(products, out, start, stop)
-    return out.transpose(1, 0, 2, 3), (tiles, u)
+    return out, (tiles, u)
 
 
 def winograd_backward(g, cache, need_input_grad=True):
