@@ -20,9 +20,9 @@ def _offset_views(x, size, stride):
 
 def _tiled(x_nhwc, size, stride):
     """Whether the windows tile x exactly (stride = size, no pixel left over) and each image row of x is one
-    contiguous run of W*C values (whatever the strides of the images and rows: at inference a Winograd convolution's
-    output comes rows first): then each window is a block of a (N, OH, size, OW, size, C) view, and a pass
-    over all offsets is one NumPy call."""
+    contiguous run of W*C values, whatever the strides of the images and rows (at inference a Winograd
+    convolution's output comes rows first): then each window is a block of a (N, OH, size, OW, size, C)
+    view, and a pass over all offsets is one NumPy call."""
     n, h, w, c = x_nhwc.shape
     rows_contiguous = x_nhwc.strides[3] == x_nhwc.itemsize and x_nhwc.strides[2] == c * x_nhwc.itemsize
     return stride == size and h % size == 0 and w % size == 0 and rows_contiguous
