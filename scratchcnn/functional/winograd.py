@@ -207,12 +207,12 @@ class _Tiles:
 
     def _windows(self, v, first, count):
         """Images first ... first+count-1 of the transformed tiles v (a, images, tiles, W*C) -> their columns
-        (a, tiles*count*OW/group, window), rows ordered (tile, image, output column)."""
+        (a, count*tiles*OW/group, window)."""
         a, _, tiles = v.shape[:3]
         channels, itemsize, group = self.x.shape[3], v.itemsize, self.group
         # A window of group+k-1 pixels of a row's C channels is one contiguous run of `window` values.
-        windows = _view(v, first * v.strides[1], (a, tiles, count, self.ow // group, self.window),
-                        (v.strides[0], v.strides[2], v.strides[1], group * channels * itemsize, itemsize))
+        windows = _view(v, first * v.strides[1], (a, count, tiles, self.ow // group, self.window),
+                        (*v.strides[:3], group * channels * itemsize, itemsize))
         cols = self.scratch("cols", (a, count * tiles * self.ow // group, self.window), v.dtype)
         xp.copyto(cols.reshape(windows.shape), windows)
         return cols
@@ -224,7 +224,7 @@ class _Tiles:
         nb, num_filters = stop - start, products.shape[2]
         whole = tiles * m == self.oh
         y = out[start:stop] if whole else self.scratch("y", (nb, tiles * m, ow, num_filters), products.dtype)
-        xp.matmul(self.at, products.reshape(a, tiles, nb, ow * num_filters).transpose(2, 1, 0, 3),
+        xp.matmul(self.at, products.reshape(a, nb, tiles, ow * num_filters).transpose(1, 2, 0, 3),
                   out=y.reshape(nb, tiles, m, ow * num_filters))  # a view: the rows split, each row's values merge
         if not whole:
             out[start:stop] = y[:, :self.oh]
@@ -239,9 +239,9 @@ class _Tiles:
             padded[:, :self.oh] = g
             padded[:, self.oh:] = 0
             g = padded
-        dproducts = self.scratch("dproducts", (a, tiles, nb, ow * num_filters), g.dtype)
-        xp.matmul(self.at.T, g.reshape(nb, tiles, m, ow * num_filters), out=dproducts.transpose(2, 1, 0, 3))
-        return dproducts.reshape(a, tiles * nb * ow, num_filters)
+        dproducts = self.scratch("dproducts", (a, nb * tiles, ow * num_filters), g.dtype)
+        xp.matmul(self.at.T, g.reshape(nb * tiles, m, ow * num_filters), out=dproducts.transpose(1, 0, 2))
+        return dproducts.reshape(a, nb * tiles * ow, num_filters)
 
     def input_gradient_shape(self):
         """dx for add_input_gradient: the rows the tiles read, rounded up to whole tiles of m rows."""
@@ -260,14 +260,14 @@ class _Tiles:
         width = self.x.shape[2]
         dcols = self.scratch("dcols", (k, a, dproducts.shape[1], channels), dproducts.dtype)
         xp.matmul(dproducts[None], u_columns, out=dcols)
-        dcols = dcols.reshape(k, a, tiles, nb, ow, channels)
-        dv = self.scratch("dv", (a, tiles, nb, width, channels), dproducts.dtype)
+        dcols = dcols.reshape(k, a, nb, tiles, ow, channels)
+        dv = self.scratch("dv", (a, nb, tiles, width, channels), dproducts.dtype)
         dv[:, :, :, ow:] = 0
         dv[:, :, :, :ow] = dcols[0]
         for column in range(1, k):
             dv[:, :, :, column:column + ow] += dcols[column]
         dtiles = self.scratch("dtiles", (nb, tiles, a, width * channels), dproducts.dtype)
-        xp.matmul(self.bt.T, dv.reshape(a, tiles, nb, width * channels).transpose(2, 1, 0, 3), out=dtiles)
+        xp.matmul(self.bt.T, dv.reshape(a, nb, tiles, width * channels).transpose(1, 2, 0, 3), out=dtiles)
         # Row j = q*m + r of tile t is input row (t + q)*m + r: a group of up to m rows per q, one add each.
         dx_tiles = dx[start:stop].reshape(nb, -1, m, width * channels)
         for q in range(-(-a // m)):
@@ -283,8 +283,8 @@ def winograd_forward(x, weight_rows, bias, m, workspace=None, keep_columns=False
     At inference out is a view of rows-first memory, (OH, N, OW, F): the passes that follow
     (a pooling's, a ReLU) then run along a row of every image at once, NumPy merging the
     images' runs of OW*F values into one loop (net D's pooling of 128 images: 6.3 against
-    10 us per image, out of cache; D's inference 1.04x). Training keeps images first, as
-    the backward passes read the gradient image by image (rows first there: D 0.97x).
+    10 us per image, out of cache). Training keeps images first, as the backward pass
+    reads the gradient image by image (rows first there cost D's training about 2 %).
     """
     k, _, channels, num_filters = weight_rows.shape
     tiles = _Tiles(x, weight_rows, m, workspace, keep_columns)
@@ -299,9 +299,9 @@ def winograd_forward(x, weight_rows, bias, m, workspace=None, keep_columns=False
     for start, stop in tiles.blocks:
         nb = stop - start
         # a row of group output columns' F products is the same memory as group rows of F
-        products = tiles.scratch("products", (tiles.a, tiles.tiles * nb * ow, num_filters), x.dtype)
+        products = tiles.scratch("products", (tiles.a, nb * tiles.tiles * ow, num_filters), x.dtype)
         xp.matmul(tiles.columns(start, stop), wide,
-                  out=products.reshape(tiles.a, -1, tiles.group * num_filters))  # a, tiles*nb*OW/group, group*F
+                  out=products.reshape(tiles.a, -1, tiles.group * num_filters))  # a, nb*tiles*OW/group, group*F
         xp.add(products[ONE], bias, out=products[ONE])  # AT's column for the point 1 is all ones: every output gets it
         tiles.outputs(products, out, start, stop)
     return out, (tiles, u)
