@@ -15,7 +15,7 @@ scratch memory then stays one block, whatever the batch size.
 from ..backend import xp
 from . import winograd
 from .windows import channels_last, depth_to_space, extract_windows, fold_windows, output_size, space_to_depth
-from .workspace import output_array
+from .workspace import output_array, scratch_array
 
 BLOCK_BYTES = 2 << 20                # im2col columns per block of images: about the size of a core's caches
 SHIFTED_COPIES_MIN_POSITIONS = 2048  # below this many output positions, k*k small copies cost more than one
@@ -70,7 +70,7 @@ class _Columns:
 
     def scratch(self, name, shape, dtype):
         """An uninitialised array, lent by the workspace if there is one."""
-        return xp.empty(shape, dtype) if self.workspace is None else self.workspace.get(name, shape, dtype)
+        return scratch_array(self.workspace, name, shape, dtype)
 
     def _kept_block(self, start, stop):
         return self.kept[start * self.positions:stop * self.positions]
@@ -119,8 +119,8 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_co
             x = xp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
         rows = (output_size(height, k, stride, padding) - 1) * stride + k   # the pixels the windows reach
         cols = (output_size(width, k, stride, padding) - 1) * stride + k
-        x_in = space_to_depth(x, b, rows, cols, _scratch(workspace, "s2d", (n, rows // b, cols // b, b * b * channels),
-                                                         x.dtype))  # N,rows/b,cols/b,b*b*C
+        x_in = space_to_depth(x, b, rows, cols, scratch_array(workspace, "s2d", (n, rows // b, cols // b,
+                                                                           b * b * channels), x.dtype))
     else:
         x_in = channels_last(x, padding)  # N,Hp,Wp,C: a window row (k, C) is one contiguous run of k*C values
     # The kernel in x_in's terms: (kernel row, kernel column) of blocks, then (v, u, C) inside a block.
@@ -134,11 +134,6 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_co
         out, inner = _im2col_forward(x_in, w_rows, bias, sb, workspace, keep_columns)
     out = out.transpose(0, 3, 1, 2)                                    # N,F,OH,OW (a view of channels-last memory)
     return out, (tile, inner, (n, channels, height, width), k, stride, padding, b)
-
-
-def _scratch(workspace, name, shape, dtype):
-    """An uninitialised array, lent by the workspace if there is one."""
-    return xp.empty(shape, dtype) if workspace is None else workspace.get(name, shape, dtype)
 
 
 def _im2col_forward(x_in, w_rows, bias, stride, workspace, keep_columns):

@@ -3,9 +3,11 @@
 Both sweep the k*k kernel offsets: each offset is one strided view of the whole
 batch, so no window is ever copied and no Python loop runs over pixels.
 """
+import functools
+
 from ..backend import xp
 from .windows import output_size
-from .workspace import output_array
+from .workspace import output_array, scratch_array
 
 
 def _offset_views(x, size, stride):
@@ -63,12 +65,7 @@ def maxpool2d_forward(x, size, stride, relu=False, workspace=None):
     `workspace` (a Workspace) lends the scratch memory, and inside transient_outputs()
     the output's too (workspace.py).
     """
-    def scratch(name, shape, dtype):
-        return xp.empty(shape, dtype) if workspace is None else workspace.get(name, shape, dtype)
-
-    def output(name, shape, dtype):
-        return output_array(workspace, name, shape, dtype)
-
+    scratch, output = functools.partial(scratch_array, workspace), functools.partial(output_array, workspace)
     x_nhwc = x.transpose(0, 2, 3, 1)                               # N,H,W,C (a view)
     n, h, w, c = x_nhwc.shape
     oh, ow = output_size(h, size, stride), output_size(w, size, stride)

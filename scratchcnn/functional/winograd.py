@@ -32,7 +32,7 @@ from fractions import Fraction
 import numpy
 
 from ..backend import xp
-from .workspace import output_array
+from .workspace import output_array, scratch_array
 
 POINTS = tuple(Fraction(p) for p in ("0", "1", "-1", "2", "-2", "1/2", "-1/2", "1/4"))  # the first a-1 are used
 MAX_TILE = 4         # outputs per tile; float32 error grows with it (B's 6x6 layer: F(4,6) 4e-6, F(3,6) 1e-6 relative)
@@ -182,7 +182,7 @@ class _Tiles:
             self.kept = self.scratch("kept", transformed_shape, x.dtype)
 
     def scratch(self, name, shape, dtype):
-        return xp.empty(shape, dtype) if self.workspace is None else self.workspace.get("wino_" + name, shape, dtype)
+        return scratch_array(self.workspace, "wino_" + name, shape, dtype)
 
     def read(self, start, stop):
         """The block's columns for the backward pass: from the transformed tiles the forward pass kept, or afresh."""

@@ -8,8 +8,8 @@ A layer's output is usually handed to its caller, so it is a fresh array. Inside
 `transient_outputs()` (Network.predict runs every piece of its input in one) the
 caller promises to be done with it once the next layer has run, and `output_array`
 then lends it from the layer's workspace too: on net D's predict, fresh outputs and
-inputs cost about three page faults per image on two threads (about 4 us each here),
-and the same run with glibc told to keep freed memory was 1.13x faster.
+inputs cost about three page faults per image on two threads (about 4 us each here);
+lent, 0.02 (benchmarks/bench_vs_torch.py prints them).
 """
 import contextlib
 import math
@@ -60,6 +60,11 @@ def transient_outputs():
         yield
     finally:
         _transient.on = before
+
+
+def scratch_array(workspace, name, shape, dtype):
+    """An uninitialised scratch array: lent by `workspace` (Workspace.get), or fresh when there is none."""
+    return xp.empty(shape, dtype) if workspace is None else workspace.get(name, shape, dtype)
 
 
 def output_array(workspace, name, shape, dtype):
