@@ -16,6 +16,8 @@ from .inputs import all_finite, as_float_array, check_int, describe_shape, prepa
 from .functional.workspace import transient_outputs
 from .layers import Layer
 
+PREDICT_KEEP_BYTES = 32 << 20  # a layer's inference buffers past this are freed at the end of predict
+
 
 class Network:
     """A stack of layers applied in order: (N, *input_shape) -> (N, *output_shape).
@@ -168,16 +170,19 @@ class Network:
                     outputs[piece] = self._forward_batch(X[piece], training=False)
 
         parallel.map_shards(run_pieces, [(0, len(X))] * threads)
+        for layer in self.layers:  # kept for the next call (see free_scratch), unless large
+            layer.free_scratch(above=PREDICT_KEEP_BYTES)
         return outputs
 
     def free_scratch(self):
         """Let go of the scratch memory that inference keeps for its next call.
 
-        predict's pieces write their columns, and each layer output but the last, into
-        buffers the layers keep (each thread its own), and the next call reuses them:
-        memory the kernel has already mapped. Freed after every call, they cost page
-        faults on every call (net D: about 4 400 per call of 2048 images on two threads,
-        about 4 us each here). This returns them, e.g. before a long pause.
+        predict's pieces write their columns, and the layer outputs of up to 16 MiB
+        (functional/workspace.py), into buffers the layers keep (each thread its own),
+        and the next call reuses them: memory the kernel has already mapped. Freed after
+        every call, they cost page faults on every call (net D: about 4 400 per call of
+        2048 images on two threads, about 4 us each here). predict lets go of a layer's
+        buffers when they pass PREDICT_KEEP_BYTES; this returns the rest.
         """
         for layer in self.layers:
             layer.free_scratch()

@@ -9,7 +9,10 @@ A layer's output is usually handed to its caller, so it is a fresh array. Inside
 caller promises to be done with it once the next layer has run, and `output_array`
 then lends it from the layer's workspace too: on net D's predict, fresh outputs and
 inputs cost about three page faults per image on two threads (about 4 us each here);
-lent, 0.02 (benchmarks/bench_vs_torch.py prints them).
+lent, 0.02 (benchmarks/bench_vs_torch.py prints them). Only outputs up to LEND_BYTES are
+lent: a layer keeps what it lends until the next call, so lending every output of a deep
+network would hold them all at once (the cats/dogs recipe's net: 477 MiB after a predict
+at batch 256), where fresh ones come and go one or two at a time.
 """
 import contextlib
 import math
@@ -48,6 +51,8 @@ class Workspace:
         return sum(buffer.nbytes for buffers in list(self._by_thread.values()) for buffer in buffers.values())
 
 
+LEND_BYTES = 16 << 20  # larger outputs stay fresh arrays, even inside transient_outputs()
+
 _transient = threading.local()
 
 
@@ -68,7 +73,9 @@ def scratch_array(workspace, name, shape, dtype):
 
 
 def output_array(workspace, name, shape, dtype):
-    """An uninitialised array for a layer's output: lent by `workspace` inside transient_outputs(), else fresh."""
-    if workspace is not None and getattr(_transient, "on", False):
+    """An uninitialised array for a layer's output: lent by `workspace` inside transient_outputs() when it is
+    at most LEND_BYTES, else fresh."""
+    lend = math.prod(shape) * xp.dtype(dtype).itemsize <= LEND_BYTES
+    if workspace is not None and lend and getattr(_transient, "on", False):
         return workspace.get("out_" + name, shape, dtype)
     return xp.empty(shape, dtype)

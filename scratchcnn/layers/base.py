@@ -129,9 +129,10 @@ class Layer:
             self._workspaces = {True: Workspace(), False: Workspace()}
         return self._workspaces[bool(training)]
 
-    def free_scratch(self):
-        """Let go of scratch memory kept for the next inference call (e.g. im2col buffers)."""
-        if self._workspaces is not None:
+    def free_scratch(self, above=0):
+        """Let go of the scratch memory kept for the next inference call (e.g. im2col buffers), if it holds
+        more than `above` bytes."""
+        if self._workspaces is not None and self._workspaces[False].nbytes > above:
             self._workspaces[False].clear()
 
     def replica(self):

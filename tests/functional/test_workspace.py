@@ -79,3 +79,18 @@ def test_transient_outputs_is_this_threads_alone_and_nests():
         thread.start()
         thread.join()
     assert not np.shares_memory(*seen[0])  # the other thread was not inside the block
+
+
+def test_outputs_past_lend_bytes_stay_fresh_inside_transient_outputs(monkeypatch):
+    """A layer keeps what it lends until the next call: large outputs are not lent, so a deep network's
+    predict does not hold every layer's output at once."""
+    from scratchcnn.functional import workspace as module
+
+    monkeypatch.setattr(module, "LEND_BYTES", 64)
+    workspace = Workspace()
+    with transient_outputs():
+        small = output_array(workspace, "out", (16,), np.float32)              # 64 bytes: lent
+        assert np.shares_memory(small, output_array(workspace, "out", (16,), np.float32))
+        large = output_array(workspace, "big", (17,), np.float32)              # 68 bytes: fresh
+        assert not np.shares_memory(large, output_array(workspace, "big", (17,), np.float32))
+    assert workspace.nbytes == 64

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from scratchcnn import network as network_module
 from scratchcnn import (Activation, BatchNorm, ConvLayer, Dense, Dropout, Flatten, MultiClassDense, Network,
                         PoolingLayer, losses, parallel)
 
@@ -222,7 +223,8 @@ def test_a_replica_shares_the_parameter_values_and_keeps_its_own_gradients():
     assert np.array_equal(layer.weight.grad, before) and not np.array_equal(twin.weight.grad, before)
 
 
-def test_predict_keeps_its_buffers_for_the_next_call_until_free_scratch_and_training_keeps_its_own():
+def test_predict_keeps_its_buffers_for_the_next_call_until_free_scratch_and_training_keeps_its_own(
+        monkeypatch):
     network = convnet().initialize(0)
     X, y = data()
     conv, pool = network.layers[:2]
@@ -234,6 +236,9 @@ def test_predict_keeps_its_buffers_for_the_next_call_until_free_scratch_and_trai
     assert conv.workspace(False).nbytes == kept  # reused, not grown
     network.free_scratch()
     assert conv.workspace(False).nbytes == 0 and pool.workspace(False).nbytes == 0
+    monkeypatch.setattr(network_module, "PREDICT_KEEP_BYTES", kept - 1)  # a layer holding more is let go of
+    network.predict(X, batch_size=128)
+    assert conv.workspace(False).nbytes == 0 and 0 < pool.workspace(False).nbytes < kept
     parallel.set_num_threads(2)
     network.train(X, y, 1, 0.05, *CCE, log_file=None, batch_size=64, verbose=0, seed=0)
     assert conv.workspace(True).nbytes > 0  # reused by the next step and the next epoch
