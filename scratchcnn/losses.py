@@ -52,12 +52,14 @@ def _batch_size(y_pred):
     return y_pred.shape[0] if y_pred.ndim > 1 else 1
 
 
-def _softmax_cce_gradient(y_true, p):
-    return (p - y_true) / _batch_size(p)
+# The fused gradients take the batch's size: a training step split across threads (sharded.py) computes each
+# shard's rows where they run, and every row is divided by the whole batch's size, as in the unsplit step.
+def _softmax_cce_gradient(y_true, p, batch_size=None):
+    return (p - y_true) / (_batch_size(p) if batch_size is None else batch_size)
 
 
-def _sigmoid_bce_gradient(y_true, p):
-    return (p - y_true) / p.size
+def _sigmoid_bce_gradient(y_true, p, batch_size=None):
+    return (p - y_true) / (p.size if batch_size is None else batch_size * p[0].size)
 
 
 # (loss, derivative, output activation) -> gradient of the loss with respect to the pre-activation logits.
@@ -76,7 +78,11 @@ LOSSES = {
 
 
 def fused_gradient(loss_fn, loss_fn_derivative, activation):
-    """The fused (p - y) / N gradient w.r.t. the logits if (loss, derivative, activation) fuse, else None."""
+    """The fused (p - y) / N gradient w.r.t. the logits if (loss, derivative, activation) fuse, else None.
+
+    It is called gradient(y_true, p) or gradient(y_true, p, batch_size): with batch_size, p holds some
+    rows of a batch of that many samples (N is the whole batch's, so each row's gradient is the same).
+    """
     return _FUSED.get((loss_fn, loss_fn_derivative, activation))
 
 

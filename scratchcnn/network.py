@@ -238,6 +238,7 @@ class Network:
         self.stop_training, self.stop_reason, self.trained = False, None, True
         self._set_first_layer_input_grad(False)
         step.shards = self._training_shards(X.shape[1:], batch_size)
+        step.one_meeting = step.output_gradient is not None and not any(layer.mixes_samples for layer in self.layers)
         try:
             for hook in hooks:
                 hook.on_train_begin({})
@@ -295,21 +296,16 @@ class Network:
         total_loss, total_correct, seen = 0.0, 0, 0
         for batch, start in enumerate(range(0, len(order), batch_size)):
             index = order[start:start + batch_size]
-            x_batch, y_batch = X[index], y[index]
-            if augment is not None:
-                x_batch = augment(x_batch, augment_rng)
-            bounds = step.shards.bounds(x_batch)  # the rows of each thread (sharded.py); one shard for small batches
-            out = step.shards.forward(x_batch, bounds)
-            loss = float(step.loss_fn(y_batch, out))
-            if not np.isfinite(loss):
-                raise _NonFiniteLoss(batch, loss)
-            if step.output_gradient is not None:
-                step.shards.backward(step.output_gradient(y_batch, out), bounds, from_logits=True)
+            bounds = step.shards.bounds(len(index), X[0].size)  # each thread's rows (sharded.py); one shard if small
+            if step.one_meeting:
+                loss, correct = self._rowwise_step(X, y, index, bounds, step, augment, augment_rng)
             else:
-                step.shards.backward(step.loss_fn_derivative(y_batch, out), bounds)
+                loss, correct = self._whole_batch_step(X, y, index, bounds, step, augment, augment_rng)
+            if not math.isfinite(loss):
+                raise _NonFiniteLoss(batch, loss)
             self.optimizer.step()
             total_loss += loss * len(index)
-            total_correct += metrics.count_correct(y_batch, out)
+            total_correct += correct
             seen += len(index)
             logs = {"loss": total_loss / seen, "accuracy": total_correct / seen}
             for hook in hooks:
@@ -317,6 +313,48 @@ class Network:
             if self.stop_training:  # a callback (e.g. TerminateOnNaN) asked to stop after this batch
                 break
         return logs
+
+    @staticmethod
+    def _whole_batch_step(X, y, index, bounds, step, augment, augment_rng):
+        """(loss, correct) of the batch X[index], its gradients set: the shards' forward passes, the loss and its
+        gradient on the joined outputs, then the shards' backward passes (not run when the loss is NaN or inf)."""
+        x_batch, y_batch = X[index], y[index]
+        if augment is not None:
+            x_batch = augment(x_batch, augment_rng)
+        out = step.shards.forward(x_batch, bounds)
+        loss = float(step.loss_fn(y_batch, out))
+        if not math.isfinite(loss):
+            return loss, 0
+        if step.output_gradient is not None:
+            step.shards.backward(step.output_gradient(y_batch, out), bounds, from_logits=True)
+        else:
+            step.shards.backward(step.loss_fn_derivative(y_batch, out), bounds)
+        return loss, metrics.count_correct(y_batch, out)
+
+    @staticmethod
+    def _rowwise_step(X, y, index, bounds, step, augment, augment_rng):
+        """As _whole_batch_step, for a loss whose gradient is row by row (softmax or sigmoid with its cross-entropy):
+        each shard takes its rows of X[index] (augmented first on this thread, if asked), runs its forward pass,
+        its share of the loss and its backward pass, with one meeting of the threads (ShardedLayers.step)."""
+        x_batch = augment(X[index], augment_rng) if augment is not None else None
+        size = len(index)
+
+        def work(layers, start, stop):
+            rows = index[start:stop]
+            x_rows, y_rows = (X[rows] if x_batch is None else x_batch[start:stop]), y[rows]
+            out = run_forward(layers, x_rows, True)
+            loss = float(step.loss_fn(y_rows, out))
+            if not math.isfinite(loss):  # the step stops here (_train_epoch), before the update
+                return loss, stop - start, 0
+            run_backward(layers, step.output_gradient(y_rows, out, size), from_logits=True)
+            return loss, stop - start, metrics.count_correct(y_rows, out)
+
+        results = step.shards.step(size, bounds, work)
+        if len(results) == 1:
+            loss = results[0][0]
+        else:  # the losses are means over rows: the batch's is their mean weighted by the rows
+            loss = math.fsum(part * rows for part, rows, _ in results) / size
+        return loss, sum(correct for _, _, correct in results)
 
     def _training_hooks(self, callbacks, verbose, log_file, checkpoint, epochs, steps, initial_epoch):
         """History first, then the user's callbacks, the checkpoint, the progress display and the log file."""
@@ -517,6 +555,10 @@ class _Step:
     loss_fn_derivative: Callable
     output_gradient: Optional[Callable]
     shards: Optional[ShardedLayers] = None  # the layers once per thread (set by train)
+    # Whether a step runs with one meeting of the threads (Network._rowwise_step): the loss's gradient is row
+    # by row (fused), and no layer mixes the samples of a batch (BatchNorm's shards meet inside both passes,
+    # so a shard that skipped its backward pass on a NaN loss would leave the others waiting).
+    one_meeting: bool = False
 
 
 class _NonFiniteLoss(Exception):
