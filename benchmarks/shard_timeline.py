@@ -19,6 +19,7 @@ import time
 
 from threadpoolctl import threadpool_limits
 
+from scratchcnn import network as network_module
 from scratchcnn import parallel, sharded
 
 from bench_vs_torch import NETS, scratch_data, scratch_loss  # beside this script
@@ -42,16 +43,21 @@ def shard_passes(net_name, batch_size, threads, steps, seed=0):
             return result
         return run
 
-    originals = sharded.run_forward, sharded.run_backward
+    # The passes run through these names in both modules: sharded.py's forward()/backward(), and the network's
+    # one-meeting step (Network._rowwise_step).
+    modules = (sharded, network_module)
+    originals = [(module.run_forward, module.run_backward) for module in modules]
     parallel.set_num_threads(threads)
     try:
         with threadpool_limits(1):
             network.train(X[:batch_size], y[:batch_size], 1, 0.01, *loss, log_file=None, batch_size=batch_size,
                           verbose=0, seed=seed)  # warm-up: buffers, thread start
-            sharded.run_forward, sharded.run_backward = timed("forward", originals[0]), timed("backward", originals[1])
+            for module, (forward, backward) in zip(modules, originals):
+                module.run_forward, module.run_backward = timed("forward", forward), timed("backward", backward)
             network.train(X, y, 1, 0.01, *loss, log_file=None, batch_size=batch_size, verbose=0, seed=seed)
     finally:
-        sharded.run_forward, sharded.run_backward = originals
+        for module, (forward, backward) in zip(modules, originals):
+            module.run_forward, module.run_backward = forward, backward
         parallel.set_num_threads(None)
     return passes
 

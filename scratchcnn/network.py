@@ -459,7 +459,7 @@ class Network:
             self.output_shapes(X.shape[1:])
         except ValueError as error:
             raise ValueError(f"Received {name} of shape {tuple(X.shape)}, which does not fit the network: {error}") from None
-        if check_values and not np.all(np.isfinite(X)):  # not all_finite: BLAS is on every thread here
+        if check_values and not parallel.all_finite(X):
             raise ValueError(f"Received NaN or inf in {name}, expected finite numbers.")
         return X
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from threadpoolctl import ThreadpoolController
 
+from . import inputs
 from .inputs import check_int
 
 MIN_SHARD_SAMPLES = 16      # fewer samples per thread than this: the hand-off costs more than it saves
@@ -77,6 +78,16 @@ def map_shards(fn, bounds):
         finally:
             wait(futures)  # even if this thread's shard failed: no worker outlives the BLAS limit
         return [first] + [future.result() for future in futures]
+
+
+def all_finite(x):
+    """Whether the float array x (N, ...) holds no NaN and no inf: inputs.all_finite on its rows, split
+    across the threads as a batch would be (the whole X of a training run: net D, 1024 images, ~5 ms on
+    one thread with np.isfinite, before the first step)."""
+    bounds = shard_bounds(len(x), x[0].size if len(x) else 0)
+    if len(bounds) == 1 or not x.flags.c_contiguous:
+        return bool(inputs.xp.all(inputs.xp.isfinite(x)))  # not inputs.all_finite: BLAS is on every thread here
+    return all(map_shards(lambda shard, start, stop: inputs.all_finite(x[start:stop]), bounds))
 
 
 def _worker_pool(workers):

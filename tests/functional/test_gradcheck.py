@@ -286,3 +286,17 @@ def test_flatten_gradients():
 def test_unbatched_sample_gradients(make_layer, sample_shape):
     """One sample without a batch axis: gradients are those of the sample, unbatched."""
     check_layer_gradients(make_layer(), np.random.default_rng(17).normal(size=sample_shape))
+
+
+@pytest.mark.parametrize("loss_name, activation, shape", [("categorical_crossentropy", "softmax", (8, 5)),
+                                                          ("bce_loss", "sigmoid", (8, 1)),
+                                                          ("bce_loss", "sigmoid", (8, 3))])
+def test_fused_gradient_of_some_rows_of_a_batch_is_those_rows_of_the_whole(loss_name, activation, shape):
+    """A split training step computes each shard's rows on its thread, dividing by the whole batch's size."""
+    rng = np.random.default_rng(8)
+    y_true, p = _loss_inputs(loss_name, shape, rng)
+    fused = fused_gradient(loss_name, activation)
+    whole = fused(y_true, p)
+    for rows in (slice(0, 3), slice(3, 8)):
+        assert np.array_equal(fused(y_true[rows], p[rows], len(p)), whole[rows])
+    assert not np.allclose(fused(y_true[:3], p[:3]), whole[:3])  # without the batch size: the shard's own

@@ -105,3 +105,33 @@ def test_blas_thread_count_is_restored_after_map_shards():
     parallel.map_shards(lambda shard, start, stop: np.ones((64, 64)) @ np.ones((64, 64)), [(0, 1), (1, 2)])
     after = [entry["num_threads"] for entry in threadpool_info() if entry["user_api"] == "blas"]
     assert after == before
+
+
+def test_all_finite_splits_the_rows_across_the_threads_and_finds_any_bad_value(monkeypatch):
+    calls = []
+    original = parallel.map_shards
+    monkeypatch.setattr(parallel, "map_shards", lambda fn, bounds: calls.append(bounds) or original(fn, bounds))
+    parallel.set_num_threads(2)
+    x = np.random.default_rng(0).random((64, 3, 20, 20), dtype=np.float32)
+    assert parallel.all_finite(x)
+    assert calls == [[(0, 32), (32, 64)]]
+    for where, bad in [((0, 0, 0, 0), np.nan), ((31, 2, 19, 19), np.inf), ((32, 0, 0, 0), -np.inf),
+                       ((63, 1, 7, 3), np.nan)]:
+        y = x.copy()
+        y[where] = bad
+        assert not parallel.all_finite(y), where
+    huge = np.full((64, 1200), 3e38, np.float32)  # row sums overflow; the values are finite
+    assert parallel.all_finite(huge)
+
+
+def test_all_finite_checks_small_and_strided_arrays_on_this_thread(monkeypatch):
+    monkeypatch.setattr(parallel, "map_shards", lambda fn, bounds: pytest.fail("no split expected"))
+    parallel.set_num_threads(2)
+    small = np.ones((3, 4), np.float32)
+    assert parallel.all_finite(small)
+    small[2, 3] = np.nan
+    assert not parallel.all_finite(small)
+    strided = np.ones((64, 3, 20, 40), np.float32)[..., ::2]
+    assert parallel.all_finite(strided)
+    strided[40, 1, 2, 3] = np.inf
+    assert not parallel.all_finite(strided)

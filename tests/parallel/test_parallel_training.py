@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from scratchcnn import network as network_module
+from scratchcnn import sharded
+from scratchcnn.augmentation import Augmentation
 from scratchcnn import (Activation, BatchNorm, ConvLayer, Dense, Dropout, Flatten, MultiClassDense, Network,
                         PoolingLayer, losses, parallel)
 
@@ -141,6 +143,82 @@ def test_training_split_across_two_threads_follows_the_unsplit_run(split_sizes, 
         np.testing.assert_allclose(split, alone, rtol=1e-3, atol=1e-5)
 
 
+class MeetingCounter:
+    """Counts ShardedLayers' meetings of the threads by kind: 'step' (one a step) or 'forward'/'backward'."""
+
+    def __init__(self, monkeypatch):
+        self.calls = []
+        for name in ("step", "forward", "backward"):
+            original = getattr(sharded.ShardedLayers, name)
+            monkeypatch.setattr(sharded.ShardedLayers, name, self._counting(name, original))
+
+    def _counting(self, name, original):
+        def method(shards, batch_size_or_x, bounds, *args, **kwargs):
+            if len(bounds) > 1:
+                self.calls.append(name)
+            return original(shards, batch_size_or_x, bounds, *args, **kwargs)
+        return method
+
+
+def test_a_split_step_with_a_fused_loss_meets_once_and_other_losses_twice(monkeypatch, split_sizes):
+    """softmax + cross-entropy: each shard runs forward, its loss and backward in one meeting; with MSE the
+    loss's gradient needs the whole batch's outputs, so the shards meet for the forward and the backward passes."""
+    meetings = MeetingCounter(monkeypatch)
+    train(convnet(), threads=2, epochs=1, batch_size=64)  # 160 samples: batches of 64, 64 and 32
+    assert meetings.calls == ["step", "step"]  # the batch of 32 (4608 input values) is not worth splitting
+    assert split_sizes == [2, 2, 2]  # and the check of X for NaN, split too
+    meetings.calls.clear()
+    parallel.set_num_threads(2)
+    X, y = data()
+    convnet().train(X, y, 1, 0.05, losses.mse_loss, losses.mse_loss_derivative, log_file=None, batch_size=64,
+                    verbose=0, seed=3)
+    assert meetings.calls == ["forward", "backward"] * 2
+
+
+def test_training_with_a_loss_that_does_not_fuse_split_across_threads_follows_the_unsplit_run():
+    runs = []
+    for threads in (1, 2):
+        parallel.set_num_threads(threads)
+        X, y = data()
+        network = convnet()
+        history = network.train(X, y, 2, 0.05, losses.mse_loss, losses.mse_loss_derivative, log_file=None,
+                                batch_size=64, verbose=0, seed=3)
+        runs.append((history.history["loss"], network.get_weights()))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-4)
+    for split, alone in zip(runs[1][1], runs[0][1]):
+        np.testing.assert_allclose(split, alone, rtol=1e-3, atol=1e-5)
+
+
+def test_augmented_training_split_across_threads_follows_the_unsplit_run():
+    """The batch is augmented whole on the calling thread (one generator, as unsplit), then split."""
+    augment = Augmentation(crop_padding=2, horizontal_flip=True)
+    history_1, weights_1 = train(convnet(), threads=1, augment=augment)
+    history_2, weights_2 = train(convnet(), threads=2, augment=augment)
+    np.testing.assert_allclose(history_2.history["loss"], history_1.history["loss"], rtol=1e-4)
+    for split, alone in zip(weights_2, weights_1):
+        np.testing.assert_allclose(split, alone, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_nan_loss_in_a_one_meeting_step_stops_before_any_backward_pass(monkeypatch, threads, recwarn):
+    """A NaN weight makes every output NaN: each shard finds its loss NaN and skips its backward pass; the
+    step stops before the update, with the stop warning alone, and the weights are put back."""
+    backward_calls = []
+    original = network_module.run_backward
+    monkeypatch.setattr(network_module, "run_backward", lambda *args, **kw: backward_calls.append(1) or original(
+        *args, **kw))
+    network = convnet().initialize(0)
+    weights = network.get_weights()
+    weights[0][0, 0, 1, 1] = np.nan
+    network.set_weights(weights)
+    network.trained = True  # as if loaded: the seed does not draw new weights
+    history, after = train(network, threads=threads, epochs=1)
+    assert backward_calls == []
+    assert history.epoch == [] and "epoch 1, batch 1" in network.stop_reason
+    assert [str(w.message) for w in recwarn] == [network.stop_reason]
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(after, weights))
+
+
 def test_training_split_across_threads_is_reproducible():
     _, first = train(convnet(0.4), threads=2)
     _, second = train(convnet(0.4), threads=2)
@@ -194,10 +272,11 @@ def test_a_failing_shard_stops_the_others_waiting_at_batchnorm_and_its_error_sur
     assert network.layers[2].shard_total is None
 
 
-def test_per_sample_training_is_never_split(split_sizes):
+def test_per_sample_training_is_never_split(monkeypatch):
+    meetings = MeetingCounter(monkeypatch)
     _, weights_1 = train(convnet(), threads=1, epochs=1, batch_size=1)
     _, weights_2 = train(convnet(), threads=2, epochs=1, batch_size=1)
-    assert split_sizes == []
+    assert meetings.calls == []
     assert all(np.array_equal(a, b) for a, b in zip(weights_1, weights_2))
 
 
