@@ -44,7 +44,7 @@ def all_finite(x):
         return bool(xp.all(xp.isfinite(x)))
     rows = x.reshape(len(x), -1)
     with xp.errstate(over="ignore", invalid="ignore"):  # the sums' overflow and inf - inf are answers here
-        sums = rows @ xp.ones(rows.shape[1], dtype=x.dtype)
+        sums = xp.dot(rows, xp.ones(rows.shape[1], dtype=x.dtype))  # dot: matmul holds the GIL for a vector
     return bool(xp.all(xp.isfinite(sums))) or bool(xp.all(xp.isfinite(x)))
 
 

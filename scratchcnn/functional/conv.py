@@ -203,4 +203,4 @@ def _im2col_backward(g, cache, stride, need_input_grad):
                          stride, out=dx_in[start:stop])
     if columns.ones_column:
         return dx_in, dweight[:, :-1], xp.ascontiguousarray(dweight[:, -1])
-    return dx_in, dweight, xp.ones(len(g), g.dtype) @ g  # a BLAS product: ten times NumPy's sum here
+    return dx_in, dweight, xp.dot(xp.ones(len(g), g.dtype), g)  # a BLAS product: ten times NumPy's sum here

@@ -1,6 +1,7 @@
 """Flatten: (N, C, H, W) -> (N, C*H*W) in C order."""
 import math
 
+from ..backend import xp
 from .base import Layer
 
 
@@ -20,7 +21,13 @@ class Flatten(Layer):
 
     def _forward(self, x, training):
         self._input_shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        if x.flags.c_contiguous:
+            return x.reshape(x.shape[0], -1)
+        # A copy (at inference a pooling's output comes rows first): reshape would copy keeping the GIL for
+        # much of it, copyto lets another thread run meanwhile.
+        out = xp.empty(x.shape, x.dtype)
+        xp.copyto(out, x)
+        return out.reshape(x.shape[0], -1)
 
     def _backward(self, grad_output):
         return grad_output.reshape(self._input_shape)
