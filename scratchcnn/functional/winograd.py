@@ -32,6 +32,7 @@ from fractions import Fraction
 import numpy
 
 from ..backend import xp
+from . import conv  # conv imports this module too: read its BLOCK_BYTES, KEEP_BYTES and image_blocks at call time
 from .workspace import output_array, scratch_array
 
 POINTS = tuple(Fraction(p) for p in ("0", "1", "-1", "2", "-2", "1/2", "-1/2", "1/4"))  # the first a-1 are used
@@ -172,13 +173,12 @@ class _Tiles:
         self.x, self.workspace = xp.ascontiguousarray(x), workspace
         self.at, self.g, self.bt = _transforms_as(m, k, x.dtype.str, xp.module.__name__)
         per_image = self.a * self.tiles * self.ow // self.group * self.window * x.itemsize  # one image's columns
-        from .conv import KEEP_BYTES, image_blocks      # late: conv imports this module
-        self.blocks = image_blocks(n, per_image)
+        self.blocks = conv.image_blocks(n, per_image)
         # Training keeps the transformed tiles (k times smaller than the columns) for the backward pass, which
         # then only copies the windows again: the columns stay one block in cache, in both passes.
         transformed_shape = (self.a, n, self.tiles, width * channels)
         self.kept = None
-        if keep and math.prod(transformed_shape) * x.itemsize <= KEEP_BYTES:
+        if keep and math.prod(transformed_shape) * x.itemsize <= conv.KEEP_BYTES:
             self.kept = self.scratch("kept", transformed_shape, x.dtype)
 
     def scratch(self, name, shape, dtype):
@@ -324,7 +324,7 @@ def winograd_backward(g, cache, need_input_grad=True):
         dproducts = tiles.products_gradient(g, start, stop)                         # a, rows, F
         # the bias's gradient: the point 1's products gradient sums each tile's output rows; a BLAS product
         # with ones sums it over the rows (ten times NumPy's sum here)
-        block_dbias = xp.ones(dproducts.shape[1], g.dtype) @ dproducts[ONE]
+        block_dbias = xp.dot(xp.ones(dproducts.shape[1], g.dtype), dproducts[ONE])  # dot: matmul keeps the GIL
         dbias = block_dbias if start == 0 else dbias + block_dbias
         cols = tiles.read(start, stop)
         rows = dproducts.reshape(a, -1, group * num_filters).transpose(0, 2, 1)   # a, group*F, rows/group

@@ -27,28 +27,50 @@ class Workspace:
     The array is a view of a buffer that only grows, so a smaller last batch of an
     epoch reuses it too. It is scratch: its contents are valid until the next `get`
     of the same name in the same thread. Each thread has its own buffers, so
-    threads running the same layer on different samples never share one.
+    threads running the same layer on different samples never share one. A `get`
+    of the shape and dtype it last gave under that name returns that same view (a
+    predict's pieces ask for the same arrays over and over; with two threads, the
+    Python each call runs holds the GIL that the other thread may be waiting for).
     """
 
     def __init__(self):
-        self._by_thread = {}  # thread id -> {name: buffer}
+        self._local = threading.local()  # .buffers: {name: buffer}, .views: {name: (shape, dtype, view)}
+        self._all = []                   # every thread's buffers dict, for nbytes
+
+    def _thread(self):
+        local = self._local
+        try:
+            return local.buffers, local.views
+        except AttributeError:
+            local.buffers, local.views = {}, {}
+            self._all.append(local.buffers)
+            return local.buffers, local.views
 
     def get(self, name, shape, dtype):
+        buffers, views = self._thread()
+        last = views.get(name)
+        if last is not None and last[0] == shape and last[1] == dtype:
+            return last[2]
         size = math.prod(shape)
-        buffers = self._by_thread.setdefault(threading.get_ident(), {})
         buffer = buffers.get(name)
         if buffer is None or buffer.dtype != dtype or buffer.size < size:
             buffer = xp.empty(size, dtype=dtype)
             buffers[name] = buffer
-        return buffer[:size].reshape(shape)
+        view = buffer[:size].reshape(shape)
+        views[name] = (tuple(shape), dtype, view)
+        return view
 
     def clear(self):
         """Drop every thread's buffers (the memory returns to the allocator; later calls allocate afresh)."""
-        self._by_thread = {}
+        self._local, self._all = threading.local(), []
+
+    def buffers(self):
+        """Every thread's buffers (the memory behind the views get has lent)."""
+        return [buffer for buffers in list(self._all) for buffer in list(buffers.values())]
 
     @property
     def nbytes(self):
-        return sum(buffer.nbytes for buffers in list(self._by_thread.values()) for buffer in buffers.values())
+        return sum(buffer.nbytes for buffer in self.buffers())
 
 
 LEND_BYTES = 16 << 20  # larger outputs stay fresh arrays, even inside transient_outputs()

@@ -76,9 +76,8 @@ def test_winograd_blocks_workspace_and_weight_only_gradient(monkeypatch, block_b
     workspace = Workspace()
     for _ in range(2):  # the second pass reuses the workspace's buffers, poisoned: no result may read stale scratch
         compare_with_im2col(monkeypatch, x, weight, bias, 1, 1, 4, workspace=workspace)  # 9 rows: 3 tiles
-        for buffers in workspace._by_thread.values():
-            for buffer in buffers.values():
-                buffer.fill(np.nan)
+        for buffer in workspace.buffers():
+            buffer.fill(np.nan)
     compare_with_im2col(monkeypatch, x, weight, bias, 1, 1, 4, need_input_grad=False)
 
 
