@@ -64,6 +64,13 @@ class Workspace:
         """Drop every thread's buffers (the memory returns to the allocator; later calls allocate afresh)."""
         self._local, self._all = threading.local(), []
 
+    def __getstate__(self):
+        """Scratch is not state: a copy (copy.deepcopy, pickle) of a layer starts with empty buffers."""
+        return {}
+
+    def __setstate__(self, state):
+        self.__init__()
+
     def buffers(self):
         """Every thread's buffers (the memory behind the views get has lent)."""
         return [buffer for buffers in list(self._all) for buffer in list(buffers.values())]

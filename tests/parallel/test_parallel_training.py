@@ -339,3 +339,19 @@ def test_two_replicas_run_one_after_the_other_on_one_thread_keep_their_own_colum
     second.forward(x2, training=True)  # same thread, before first's backward
     first.backward(upstream)
     np.testing.assert_array_equal(first.weight.grad, alone.weight.grad)
+
+
+def test_a_network_copied_after_predict_and_training_starts_with_empty_scratch_and_predicts_alike():
+    """The workspaces hold per-thread buffers (threading.local): copy.deepcopy and pickle leave them behind."""
+    import copy
+    import pickle
+
+    network = convnet().initialize(0)
+    X, y = data()
+    parallel.set_num_threads(2)
+    network.train(X, y, 1, 0.05, *CCE, log_file=None, batch_size=64, verbose=0, seed=0)
+    expected = network.predict(X, batch_size=64)
+    assert network.layers[0].workspace(False).nbytes > 0
+    for twin in (copy.deepcopy(network), pickle.loads(pickle.dumps(network))):
+        assert twin.layers[0].workspace(False).nbytes == 0 and twin.layers[0].workspace(True).nbytes == 0
+        np.testing.assert_array_equal(twin.predict(X, batch_size=64), expected)
