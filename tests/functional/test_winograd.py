@@ -137,3 +137,32 @@ def test_the_report_nets_tall_layers_run_by_winograd():
         _, cache = conv.conv2d_forward(rng.random(shape), rng.normal(size=weight_shape), np.zeros(weight_shape[0]),
                                        stride)
         assert cache[0] == 4 and cache[1][0].group == group
+
+
+@pytest.mark.parametrize("block_bytes", [1, 1 << 40])  # a block per image; the whole batch in one block
+@pytest.mark.parametrize("group, tile, channels, height, width, k, stride, direct", [
+    (2, 4, 3, 13, 12, 5, 1, True),    # windows of 6 pixels, 2 of them per row, 3 sets; a partial last tile
+    (1, 3, 2, 9, 8, 4, 1, True),      # group 1: windows of 4 pixels, 4 sets
+    (3, 2, 2, 8, 12, 4, 1, True),     # group 3: windows of 6 pixels, 2 sets
+    (2, 4, 3, 48, 48, 10, 2, True),   # net D's layer: 10x10 stride 2 as 5x5 over 2x2 squares, 24 wide
+    (2, 4, 3, 13, 10, 5, 1, False),   # 10 pixels are not whole windows of 6: the window columns are copied
+])
+def test_inference_reads_the_windows_in_place_and_equals_im2col(monkeypatch, block_bytes, group, tile, channels,
+                                                                 height, width, k, stride, direct):
+    """direct_products: the products straight from the transformed tiles, the rows past OW/group (windows that
+    run into the next tile row or the spare window) never reach an output, even when the scratch holds NaN."""
+    monkeypatch.setattr(conv, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(winograd, "group_size", lambda out_width, filters: group if out_width % group == 0 else 1)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3, channels, height, width))
+    weight, bias = rng.normal(size=(4, channels, k, k)), rng.normal(size=4)
+    monkeypatch.setattr(winograd, "tile_size", lambda *args: None)
+    expected, _ = conv.conv2d_forward(x, weight, bias, stride, 0)
+    monkeypatch.setattr(winograd, "tile_size", lambda *args: tile)
+    workspace = Workspace()
+    for _ in range(2):  # the second call reuses the scratch, poisoned
+        out, cache = conv.conv2d_forward(x, weight, bias, stride, 0, workspace, keep_columns=False)
+        assert cache[0] == tile and cache[1][0].direct == direct
+        np.testing.assert_allclose(out, expected, rtol=1e-11, atol=1e-11)
+        for buffer in workspace.buffers():
+            buffer.fill(np.nan)
