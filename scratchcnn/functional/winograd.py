@@ -237,12 +237,12 @@ class _Tiles:
         group_values = wide.shape[2]                                     # group * F
         products = self.scratch("products", (a, tile_rows * self.slots, group_values), self.x.dtype)
         rows = tile_rows * (width // (self.group + self.k - 1))          # windows per set
-        for first in range(self.sets):  # windows starting at pixel first*group of each window-wide stretch
-            windows = _view(v, first * self.group * channels * itemsize, (a, rows, self.window),
-                            (values * itemsize, self.window * itemsize, itemsize))
-            out = _view(products, first * group_values * itemsize, (a, rows, group_values),
-                        (products.strides[0], self.sets * group_values * itemsize, itemsize))
-            xp.matmul(windows, wide, out=out)
+        # set s: the windows starting at pixel s*group of each window-wide stretch; one batched product for all
+        windows = _view(v, 0, (self.sets, a, rows, self.window),
+                        (self.group * channels * itemsize, values * itemsize, self.window * itemsize, itemsize))
+        out = _view(products, 0, (self.sets, a, rows, group_values),
+                    (group_values * itemsize, products.strides[0], self.sets * group_values * itemsize, itemsize))
+        xp.matmul(windows, wide, out=out)
         return products
 
     def _windows(self, v, first, count):
