@@ -203,12 +203,12 @@ class _Tiles:
         if self.kept is not None:
             v, first = self.kept, start
         else:
-            v, first = self.scratch("v", (self.a, stop - start) + self.kept_shape_tail(), self.x.dtype), 0
+            v, first = self.scratch("v", (self.a, stop - start) + self._tiles_shape(), self.x.dtype), 0
         self._transform(start, stop, v[:, first:first + stop - start])
         return self._windows(v, first, stop - start)
 
-    def kept_shape_tail(self):
-        """(tiles, W*C): a point's transformed tiles of one image."""
+    def _tiles_shape(self):
+        """(tiles, W*C): one image's transformed tiles at one point."""
         return (self.tiles, self.x.shape[2] * self.x.shape[3])
 
     def _transform(self, start, stop, v):
@@ -226,14 +226,14 @@ class _Tiles:
         (rows x window) matrix over the whole block; the windows `group` pixels later are another, and `sets`
         such matrices hold every window. Each writes its product rows `sets` rows apart, so product row
         `slots*tile row + g` is output group g's; the last windows of some sets run past their tile row, into
-        the next or into the buffer's spare window: rows past OW/group, never read (about a sixth more product
-        for net D's layer, against a copy of every window: 1.0x the work, and no 120 KB per image of columns)."""
+        the next or into the buffer's spare window: rows past OW/group, never read (net D's layer: a sixth more
+        product rows, where the copy wrote and read back about 115 KB of window columns per image)."""
         a, nb = self.a, stop - start
         (_, _, width, channels), itemsize = self.x.shape, self.x.itemsize
         tile_rows = nb * self.tiles
         values = tile_rows * width * channels                            # one point's transformed tiles
         v = self.scratch("v_direct", (a * values + self.window,), self.x.dtype)  # + a window: the last overrun
-        self._transform(start, stop, v[:a * values].reshape((a, nb) + self.kept_shape_tail()))
+        self._transform(start, stop, v[:a * values].reshape((a, nb) + self._tiles_shape()))
         group_values = wide.shape[2]                                     # group * F
         products = self.scratch("products", (a, tile_rows * self.slots, group_values), self.x.dtype)
         rows = tile_rows * (width // (self.group + self.k - 1))          # windows per set
