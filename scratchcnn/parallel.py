@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from threadpoolctl import ThreadpoolController
 
 from . import inputs
+from .backend import xp
 from .inputs import check_int
 
 MIN_SHARD_SAMPLES = 16      # fewer samples per thread than this: the hand-off costs more than it saves
@@ -86,7 +87,7 @@ def all_finite(x):
     one thread with np.isfinite, before the first step)."""
     bounds = shard_bounds(len(x), x[0].size if len(x) else 0)
     if len(bounds) == 1 or not x.flags.c_contiguous:
-        return bool(inputs.xp.all(inputs.xp.isfinite(x)))  # not inputs.all_finite: BLAS is on every thread here
+        return bool(xp.all(xp.isfinite(x)))  # not inputs.all_finite: BLAS is on every thread here
     return all(map_shards(lambda shard, start, stop: inputs.all_finite(x[start:stop]), bounds))
 
 
