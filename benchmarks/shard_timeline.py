@@ -1,6 +1,6 @@
 """What a training shard costs alone and beside another: the second core's yield, layer work only.
 
-A training step splits its batch into one shard per thread (scratchcnn/sharded.py). This
+A training step splits its batch into one shard per thread (scratchcnn/engine/threads.py). This
 trains one of the benchmark nets twice on the same random data: on one thread at half the
 batch size (one shard of B/2 images per step), then on two threads at batch B (two shards
 of B/2 running at once), with BLAS on one thread throughout, and prints each shard's
@@ -19,8 +19,8 @@ import time
 
 from threadpoolctl import threadpool_limits
 
-from scratchcnn import network as network_module
-from scratchcnn import parallel, sharded
+from scratchcnn import parallel
+from scratchcnn.engine.passes import Passes
 
 from bench_vs_torch import NETS, scratch_data, scratch_loss  # beside this script
 
@@ -43,21 +43,16 @@ def shard_passes(net_name, batch_size, threads, steps, seed=0):
             return result
         return run
 
-    # The passes run through these names in both modules: sharded.py's forward()/backward(), and the network's
-    # one-meeting step (Network._rowwise_step).
-    modules = (sharded, network_module)
-    originals = [(module.run_forward, module.run_backward) for module in modules]
+    originals = (Passes.forward, Passes.backward)  # every shard's passes run through these
     parallel.set_num_threads(threads)
     try:
         with threadpool_limits(1):
             network.train(X[:batch_size], y[:batch_size], 1, 0.01, *loss, log_file=None, batch_size=batch_size,
                           verbose=0, seed=seed)  # warm-up: buffers, thread start
-            for module, (forward, backward) in zip(modules, originals):
-                module.run_forward, module.run_backward = timed("forward", forward), timed("backward", backward)
+            Passes.forward, Passes.backward = timed("forward", originals[0]), timed("backward", originals[1])
             network.train(X, y, 1, 0.01, *loss, log_file=None, batch_size=batch_size, verbose=0, seed=seed)
     finally:
-        for module, (forward, backward) in zip(modules, originals):
-            module.run_forward, module.run_backward = forward, backward
+        Passes.forward, Passes.backward = originals
         parallel.set_num_threads(None)
     return passes
 

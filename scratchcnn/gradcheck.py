@@ -31,7 +31,7 @@ def check_gradients(network, X, y, loss_fn, loss_fn_derivative=None, eps=1e-6, m
     rows = []
     try:
         out = _forward(network, base, X, seed)
-        network._backward_batch(loss_fn_derivative(y, out))
+        network.backward(loss_fn_derivative(y, out))
         slot = 0
         for index, layer in enumerate(network.layers):
             for param in layer.parameters():
@@ -48,7 +48,7 @@ def check_gradients(network, X, y, loss_fn, loss_fn_derivative=None, eps=1e-6, m
         network.set_weights(original)
         for layer, layer_rng in zip(network.layers, original_rngs):
             if layer_rng is not None:
-                layer.set_rng(layer_rng)
+                layer.rng = layer_rng
     if print_fn is not None:
         print_fn(_table(rows))
     return rows
@@ -57,8 +57,9 @@ def check_gradients(network, X, y, loss_fn, loss_fn_derivative=None, eps=1e-6, m
 def _forward(network, weights, X, seed):
     network.set_weights(weights)
     for layer in network.layers:
-        layer.set_rng(np.random.default_rng(seed))  # the same dropout masks on every pass
-    return network._forward_batch(X, training=True)
+        if hasattr(layer, "rng"):
+            layer.rng = np.random.default_rng(seed)  # the same dropout masks on every pass
+    return network.forward(X, training=True)
 
 
 def _loss(network, X, y, loss_fn, seed, weights):

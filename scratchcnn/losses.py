@@ -86,6 +86,35 @@ def fused_gradient(loss_fn, loss_fn_derivative, activation):
     return _FUSED.get((loss_fn, loss_fn_derivative, activation))
 
 
+class Loss:
+    """A loss as a training step uses it: its value, and the gradient back-propagation starts from.
+
+    `gradient(y_true, out, batch_size)` is d loss / d output, or, when the output layer's
+    activation and the loss fuse (`from_logits`), d loss / d the logits: (p - y) / N.
+    `out` may be some rows of a batch of `batch_size` samples (a step split across threads):
+    every built-in loss is a mean over the samples, so their gradient is the rows' own
+    gradient scaled by rows / batch_size. A loss function of the user's may not be a mean,
+    so `splits` is False for it and its step runs on one thread.
+    """
+
+    def __init__(self, loss_fn, loss_fn_derivative, output_activation=None):
+        self.fn, self.derivative = loss_fn, loss_fn_derivative
+        self.fused = fused_gradient(loss_fn, loss_fn_derivative, output_activation)
+        self.from_logits = self.fused is not None
+        self.splits = any(loss_fn is fn and loss_fn_derivative is derivative for fn, derivative in LOSSES.values())
+
+    def value(self, y_true, out):
+        return float(self.fn(y_true, out))
+
+    def gradient(self, y_true, out, batch_size=None):
+        if self.fused is not None:
+            return self.fused(y_true, out, batch_size)
+        grad = self.derivative(y_true, out)
+        if batch_size is None or batch_size == len(out):
+            return grad
+        return grad * grad.dtype.type(len(out) / batch_size)
+
+
 def get(name_or_fn):
     """'categorical_crossentropy' -> (loss, derivative); a known loss function -> its pair."""
     for loss, derivative in LOSSES.values():

@@ -1,20 +1,16 @@
 """Network: the report's sequential model, trained with mini-batches, optimisers and callbacks."""
 import math
-import threading
-import warnings
-from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 
-from . import losses, metrics, optimizers, parallel
-from .sharded import ShardedLayers, run_backward, run_forward
+from . import losses, metrics, optimizers, parallel, training
 from .backend import xp
-from .callbacks import Callback, History, LogFile, ModelCheckpoint, ProgressBar
+from .engine import Passes, Plan, check_engine
+from .engine.threads import TrainingShards, predict_pieces
 from .initializers import as_generator, as_seed
 from .inputs import all_finite, as_float_array, check_int, describe_shape, prepare_targets
-from .functional.workspace import transient_outputs
 from .layers import Layer
+from .layers.base import BuiltinLayer
 
 PREDICT_KEEP_BYTES = 32 << 20  # a layer's inference buffers past this are freed at the end of predict
 
@@ -26,7 +22,8 @@ class Network:
     `load_model`) plus `predict` and Keras-style training options.
     """
 
-    def __init__(self, layers=None, dtype="float32"):
+    def __init__(self, layers=None, dtype="float32", engine="fast"):
+        self.engine = engine          # 'fast' or 'reference' (see the property)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"Received an invalid value for dtype, expected 'float32' or 'float64'. Received: dtype={dtype!r}")
@@ -46,6 +43,7 @@ class Network:
             raise TypeError(f"Network.add expects a scratchcnn Layer. Received: {type(layer).__name__}")
         self.layers.append(layer.astype(self.dtype))
         self.optimizer = None  # the parameter list changed
+        self._plans = {}
         return self
 
     def parameters(self):
@@ -104,27 +102,54 @@ class Network:
             layer.astype(self.dtype)
         return self
 
+    # -- the engine and its plans --------------------------------------------
+    @property
+    def engine(self):
+        """'fast' (the default: scratchcnn.functional, threads, scratch memory) or 'reference' (scratchcnn.reference,
+        one thread: every layer's textbook math, to step through in a debugger). Not saved with the model."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine):
+        self._engine = check_engine(engine)
+        self._plans = {}
+
+    def _plan(self, sample_shape, kind="run", threads=1):
+        """The execution plan for per-sample inputs of sample_shape, made once and kept (with its scratch memory):
+        kind 'run' (forward, backward, predict) or 'train' (the TrainingShards of a training run on threads)."""
+        key = (kind, tuple(sample_shape), threads, tuple(map(id, self.layers)))
+        plan = self._plans.get(key)
+        if plan is None:
+            input_shapes = [shape_in for shape_in, _ in self.output_shapes(sample_shape)]
+            plan = Plan(self.layers, input_shapes, self.engine, training=kind == "train")
+            if kind == "train":
+                plan = TrainingShards(self.layers, plan, threads)
+            self._plans = {k: v for k, v in self._plans.items() if k[3] == key[3]}  # forget removed layers' plans
+            self._plans[key] = plan
+        return plan
+
     # -- forward and backward -------------------------------------------------
     def forward(self, x, training=False):
         """x (N, *input_shape), or one sample, -> outputs (N, *output_shape), checked against every layer."""
         x = self._prepare_inputs(x, "x", allow_unbatched=True)
         self._unbatched = x.ndim == self._sample_ndim()
-        out = self._forward_batch(x[None] if self._unbatched else x, training)
+        batch = x[None] if self._unbatched else x
+        self._passes = Passes(self.layers, self._plan(batch.shape[1:]))
+        out = self._passes.forward(batch, training)
         return out[0] if self._unbatched else out
 
+    def __call__(self, x, training=False):
+        """network(x) is network.forward(x): outputs (N, *output_shape) for x (N, *input_shape), or one sample."""
+        return self.forward(x, training)
+
     def backward(self, grad_output, from_logits=False):
-        """Back-propagate d loss / d output (or, with from_logits, d loss / d the last layer's pre-activation)."""
+        """Back-propagate d loss / d output of the last forward (or, with from_logits, d loss / d the last layer's
+        pre-activation); sets every parameter's .grad and returns d loss / d input."""
+        if getattr(self, "_passes", None) is None:
+            raise RuntimeError("Network.backward needs a forward pass first: call network.forward(x) before it.")
         grad_output = as_float_array(grad_output, name="grad_output")
-        grad_input = self._backward_batch(grad_output[None] if self._unbatched else grad_output, from_logits)
+        grad_input = self._passes.backward(grad_output[None] if self._unbatched else grad_output, from_logits)
         return grad_input[0] if (self._unbatched and grad_input is not None) else grad_input
-
-    # The training loop and predict check their input once, at the edge, then call the
-    # layers' batch methods directly: per-sample SGD runs thousands of steps a second.
-    def _forward_batch(self, x, training):
-        return run_forward(self.layers, x, training)
-
-    def _backward_batch(self, grad_output, from_logits=False):
-        return run_backward(self.layers, grad_output, from_logits)
 
     def predict(self, X, batch_size=256):
         """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X."""
@@ -135,57 +160,35 @@ class Network:
         return self._predict_batches(X, batch_size, "X")
 
     def _predict_batches(self, X, batch_size, name=None):
-        """Outputs for a shape-checked batch X, batch_size samples at a time; with `name`, each
-        piece of X is checked for NaN and inf first (a ValueError naming `name`).
-
-        Samples are independent at inference, so the threads (as many as a batch would get,
-        parallel.py) share X without meeting: each takes the next piece of X, its share of a
-        batch, until none is left. About batch_size samples are in flight at a time, as with
-        one batch split across the threads, but the threads meet once, at the end, rather
-        than after every batch (each meeting leaves a core idle while the slower shard
-        finishes), and a thread the machine slows down takes fewer pieces instead of holding
-        up the end. Checking a piece just before running it reads it into the cache that its
-        first layer then reads it from, on both cores (net D: one pass over the whole X on
-        one thread first, np.isfinite's, took 4-7 % of predict).
-        """
+        """Outputs for a shape-checked batch X, batch_size samples at a time, spread over the threads
+        (engine/threads.py); with `name`, each piece of X is checked for NaN and inf just before it runs."""
         outputs = xp.empty((len(X), *self.output_shapes(X.shape[1:])[-1][1]), dtype=self.dtype)
-        threads = len(parallel.shard_bounds(min(len(X), batch_size), math.prod(X.shape[1:])))
-        step = -(-min(batch_size, len(X)) // threads)  # a thread's share of a batch (or of X, when smaller)
-        starts = iter(range(0, len(X), step))
-        lock = threading.Lock()
+        threads = 1
+        if self.engine == "fast" and all(isinstance(layer, BuiltinLayer) for layer in self.layers):
+            threads = len(parallel.shard_bounds(min(len(X), batch_size), math.prod(X.shape[1:])))
+        plan = self._plan(X.shape[1:])
 
-        def next_piece():
-            with lock:
-                start = next(starts, None)
-            return None if start is None else slice(start, min(len(X), start + step))
+        def check_piece(piece):
+            if not all_finite(piece):
+                raise ValueError(f"Received NaN or inf in {name}, expected finite numbers.")
 
-        def run_pieces(shard, start, stop):
-            while (piece := next_piece()) is not None:
-                if name is not None and not all_finite(X[piece]):
-                    with lock:  # the other threads stop at their next piece
-                        for _ in starts:
-                            pass
-                    raise ValueError(f"Received NaN or inf in {name}, expected finite numbers.")
-                with transient_outputs():  # each layer's output is done with once the next one has run
-                    outputs[piece] = self._forward_batch(X[piece], training=False)
-
-        parallel.map_shards(run_pieces, [(0, len(X))] * threads)
-        for layer in self.layers:  # kept for the next call (see free_scratch), unless large
-            layer.free_scratch(above=PREDICT_KEEP_BYTES)
+        predict_pieces(Passes(self.layers, plan), X, outputs, batch_size, threads,
+                       check_piece if name is not None else None)
+        for workspace in plan.workspaces():  # kept for the next call (see free_scratch), unless large
+            if workspace.nbytes > PREDICT_KEEP_BYTES:
+                workspace.clear()
         return outputs
 
     def free_scratch(self):
-        """Let go of the scratch memory that inference keeps for its next call.
+        """Let go of the scratch memory that the fast engine keeps for the next call.
 
         predict's pieces write their columns, and the layer outputs of up to 16 MiB
-        (functional/workspace.py), into buffers the layers keep (each thread its own),
-        and the next call reuses them: memory the kernel has already mapped. Freed after
-        every call, they cost page faults on every call (net D: about 4 400 per call of
-        2048 images on two threads, about 4 us each here). predict lets go of a layer's
-        buffers when they pass PREDICT_KEEP_BYTES; this returns the rest.
+        (functional/workspace.py), into buffers the plan keeps (each thread its own), and
+        the next call reuses them: memory the kernel has already mapped, so no page
+        faults. predict lets go of a layer's buffers when they pass PREDICT_KEEP_BYTES;
+        this returns the rest.
         """
-        for layer in self.layers:
-            layer.free_scratch()
+        self._plans = {}
 
     def evaluate(self, X, y, loss_fn, batch_size=256):
         """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report."""
@@ -201,7 +204,7 @@ class Network:
     def train(self, X, y, epochs, learning_rate, loss_fn, loss_fn_derivative, log_file="default_log.txt",
               val_X=None, val_y=None, *, batch_size=1, optimizer="sgd", shuffle=True, seed=None, verbose=1,
               callbacks=None, initial_epoch=0, validation_split=0.0, augment=None, checkpoint=None):
-        """Train on X (N, *input_shape) and labels y; returns a History.
+        """Train on X (N, *input_shape) and labels y; returns a History. The loop is scratchcnn/training.py.
 
         The positional arguments are the report's. `batch_size` defaults to 1 (the
         report's per-sample SGD); `optimizer` is 'sgd', 'adam' or an Optimizer over
@@ -218,158 +221,25 @@ class Network:
         so does Ctrl-C (KeyboardInterrupt). `network.stop_reason` says why it stopped.
         """
         X, y, validation = self._training_data(X, y, val_X, val_y, validation_split)
-        epochs, batch_size = check_int("epochs", epochs), check_int("batch_size", batch_size)
-        initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
+        settings = training.Settings(check_int("epochs", epochs), check_int("batch_size", batch_size))
+        settings.initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
         if verbose not in (0, 1, 2):
             raise ValueError(f"Received an invalid value for verbose, expected 0, 1 or 2. Received: verbose={verbose!r}")
         if not isinstance(shuffle, (bool, np.bool_)):
             raise ValueError(f"Received an invalid value for shuffle, expected True or False. Received: shuffle={shuffle!r}")
         if augment is not None and not callable(augment):
             raise ValueError(f"Received an augment that is not callable, expected augment(x_batch, rng). Received: {augment!r}")
+        settings.shuffle, settings.augment = bool(shuffle), augment
         self._check_loss(loss_fn, loss_fn_derivative, y)
-        seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else as_seed(seed)
+        loss = losses.Loss(loss_fn, loss_fn_derivative, getattr(self.layers[-1], "activation", None))
+        settings.seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else as_seed(seed)
         if not self.trained:
-            self.initialize(seed)
+            self.initialize(settings.seed)
         self.optimizer = self._make_optimizer(optimizer, learning_rate)
-        hooks = self._training_hooks(callbacks, verbose, log_file, checkpoint, epochs, -(-len(X) // batch_size),
-                                     initial_epoch)
-        step = _Step(loss_fn, loss_fn_derivative,
-                     losses.fused_gradient(loss_fn, loss_fn_derivative, getattr(self.layers[-1], "activation", None)))
-        self.stop_training, self.stop_reason, self.trained = False, None, True
-        self._set_first_layer_input_grad(False)
-        step.shards = self._training_shards(X.shape[1:], batch_size)
-        step.one_meeting = step.output_gradient is not None and not any(layer.mixes_samples for layer in self.layers)
-        try:
-            for hook in hooks:
-                hook.on_train_begin({})
-            for epoch in range(initial_epoch, epochs):
-                if not self._run_epoch(epoch, X, y, validation, batch_size, shuffle, seed, augment, step, hooks):
-                    break
-        finally:
-            self._set_first_layer_input_grad(True)
-            for hook in hooks:
-                hook.on_train_end({})
-        return hooks[0]
-
-    def _run_epoch(self, epoch, X, y, validation, batch_size, shuffle, seed, augment, step, hooks):
-        """One epoch with its callbacks; False when training must stop."""
-        for hook in hooks:
-            hook.on_epoch_begin(epoch, {})
-        snapshot = self._snapshot()  # the last good state, put back if this epoch diverges or is interrupted
-        rng = np.random.default_rng([seed, epoch])  # per epoch, so a resumed run draws exactly alike
-        order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
-        for index, layer in enumerate(self.layers):
-            if layer.uses_rng:  # building a seeded Generator costs tens of microseconds: only where needed
-                layer.set_rng(np.random.default_rng([seed, epoch, index + 1]))
-        augment_rng = np.random.default_rng([seed, epoch, 0]) if augment is not None else None
-        try:
-            logs = self._train_epoch(X, y, order, batch_size, step, hooks, augment, augment_rng)
-        except _NonFiniteLoss as error:
-            self._restore(snapshot)
-            self.stop_reason = (f"The loss became {error.loss} at epoch {epoch + 1}, batch {error.batch + 1}; training "
-                                f"stopped and the weights of the last complete epoch ({epoch}) were kept.")
-            warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=3)
-            return False
-        except KeyboardInterrupt:
-            self._restore(snapshot)
-            self.stop_reason = f"Interrupted during epoch {epoch + 1}; the weights of the last complete epoch were kept."
-            warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=3)
-            return False
-        if not all(np.all(np.isfinite(p.value)) for p in self.parameters()):
-            self._restore(snapshot)  # the last step overflowed the weights: the loss could not show it yet
-            self.stop_reason = (f"The weights became NaN or inf during epoch {epoch + 1}; training stopped and the "
-                                f"weights of the last complete epoch ({epoch}) were kept.")
-            warnings.warn(self.stop_reason, RuntimeWarning, stacklevel=3)
-            return False
-        if validation is not None:
-            _, val_loss, val_accuracy = self.evaluate(*validation, step.loss_fn)
-            logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
-        logs["lr"] = self.optimizer.lr
-        for hook in hooks:
-            hook.on_epoch_end(epoch, logs)
-        if self.stop_training and self.stop_reason is None:
-            self.stop_reason = f"A callback stopped training after epoch {epoch + 1}."
-        return not self.stop_training
-
-    def _train_epoch(self, X, y, order, batch_size, step, hooks, augment, augment_rng):
-        """One pass over the data in `order`; returns the epoch's mean loss and accuracy."""
-        total_loss, total_correct, seen = 0.0, 0, 0
-        for batch, start in enumerate(range(0, len(order), batch_size)):
-            index = order[start:start + batch_size]
-            bounds = step.shards.bounds(len(index), X[0].size)  # each thread's rows (sharded.py); one shard if small
-            if step.one_meeting:
-                loss, correct = self._rowwise_step(X, y, index, bounds, step, augment, augment_rng)
-            else:
-                loss, correct = self._whole_batch_step(X, y, index, bounds, step, augment, augment_rng)
-            if not math.isfinite(loss):
-                raise _NonFiniteLoss(batch, loss)
-            self.optimizer.step()
-            total_loss += loss * len(index)
-            total_correct += correct
-            seen += len(index)
-            logs = {"loss": total_loss / seen, "accuracy": total_correct / seen}
-            for hook in hooks:
-                hook.on_batch_end(batch, logs)
-            if self.stop_training:  # a callback (e.g. TerminateOnNaN) asked to stop after this batch
-                break
-        return logs
-
-    @staticmethod
-    def _whole_batch_step(X, y, index, bounds, step, augment, augment_rng):
-        """(loss, correct) of the batch X[index], its gradients set: the shards' forward passes, the loss and its
-        gradient on the joined outputs, then the shards' backward passes (not run when the loss is NaN or inf)."""
-        x_batch, y_batch = X[index], y[index]
-        if augment is not None:
-            x_batch = augment(x_batch, augment_rng)
-        out = step.shards.forward(x_batch, bounds)
-        loss = float(step.loss_fn(y_batch, out))
-        if not math.isfinite(loss):
-            return loss, 0
-        if step.output_gradient is not None:
-            step.shards.backward(step.output_gradient(y_batch, out), bounds, from_logits=True)
-        else:
-            step.shards.backward(step.loss_fn_derivative(y_batch, out), bounds)
-        return loss, metrics.count_correct(y_batch, out)
-
-    @staticmethod
-    def _rowwise_step(X, y, index, bounds, step, augment, augment_rng):
-        """As _whole_batch_step, for a loss whose gradient is row by row (softmax or sigmoid with its cross-entropy):
-        each shard takes its rows of X[index] (augmented first on this thread, if asked), runs its forward pass,
-        its share of the loss and its backward pass, with one meeting of the threads (ShardedLayers.step)."""
-        x_batch = augment(X[index], augment_rng) if augment is not None else None
-        size = len(index)
-
-        def work(layers, start, stop):
-            rows = index[start:stop]
-            x_rows, y_rows = (X[rows] if x_batch is None else x_batch[start:stop]), y[rows]
-            out = run_forward(layers, x_rows, True)
-            loss = float(step.loss_fn(y_rows, out))
-            if not math.isfinite(loss):  # the step stops here (_train_epoch), before the update
-                return loss, stop - start, 0
-            run_backward(layers, step.output_gradient(y_rows, out, size), from_logits=True)
-            return loss, stop - start, metrics.count_correct(y_rows, out)
-
-        results = step.shards.step(size, bounds, work)
-        if len(results) == 1:
-            loss = results[0][0]
-        else:  # the losses are means over rows: the batch's is their mean weighted by the rows
-            loss = math.fsum(part * rows for part, rows, _ in results) / size
-        return loss, sum(correct for _, _, correct in results)
-
-    def _training_hooks(self, callbacks, verbose, log_file, checkpoint, epochs, steps, initial_epoch):
-        """History first, then the user's callbacks, the checkpoint, the progress display and the log file."""
-        hooks = [History(), *(callbacks or [])]
-        if checkpoint is not None:
-            hooks.append(ModelCheckpoint(checkpoint))
-        if verbose:
-            hooks.append(ProgressBar(epochs, steps, verbose))
-        if log_file is not None:
-            hooks.append(LogFile(log_file, epochs, append=initial_epoch > 0))
-        for hook in hooks:
-            if not isinstance(hook, Callback):
-                raise TypeError(f"callbacks must be scratchcnn Callback objects. Received: {type(hook).__name__}")
-            hook.set_network(self)
-        return hooks
+        callbacks = training.make_callbacks(self, callbacks, verbose, log_file, checkpoint, settings.epochs,
+                                            -(-len(X) // settings.batch_size), settings.initial_epoch)
+        shards = self._plan(X.shape[1:], "train", training.thread_count(self, loss, settings.batch_size))
+        return training.fit(self, X, y, validation, loss, settings, callbacks, shards)
 
     # -- weights --------------------------------------------------------------
     def get_weights(self):
@@ -392,19 +262,6 @@ class Network:
                 param.value = xp.array(value, dtype=param.value.dtype)
             else:
                 layer.set_buffer(buffer, xp.array(value, dtype=self.dtype))
-
-    def _snapshot(self):
-        optimizer_state = None
-        if self.optimizer is not None:
-            optimizer_state = (self.optimizer.iterations,
-                               [{key: value.copy() for key, value in state.items()} for state in self.optimizer.state])
-        return self.get_weights(), optimizer_state
-
-    def _restore(self, snapshot):
-        weights, optimizer_state = snapshot
-        self.set_weights(weights)
-        if optimizer_state is not None:
-            self.optimizer.iterations, self.optimizer.state = optimizer_state
 
     def _make_optimizer(self, optimizer, learning_rate):
         if learning_rate is not None:
@@ -465,7 +322,7 @@ class Network:
 
     def _sample_ndim(self):
         """Rank of one input sample: that of the first layer that fixes it (Dropout and BatchNorm take any)."""
-        return next((layer.sample_ndim for layer in self.layers if layer.sample_ndim is not None), None)
+        return next((layer.sample_ndim for layer in self.layers if getattr(layer, "sample_ndim", None) is not None), None)
 
     def _first_layer_shape(self):
         first = self.layers[0]
@@ -518,16 +375,6 @@ class Network:
         if loss_fn is losses.bce_loss and (y.min() < 0 or y.max() > 1):
             raise ValueError("Received labels outside [0, 1] for bce_loss, expected 0-1 targets.")
 
-    def _training_shards(self, sample_shape, batch_size):
-        """The layers once per thread that will share a training batch (only the layers themselves if none will)."""
-        threads = parallel.get_num_threads() if batch_size >= 2 * parallel.MIN_SHARD_SAMPLES else 1
-        input_shapes = [shape_in for shape_in, _ in self.output_shapes(sample_shape)]
-        return ShardedLayers(self.layers, input_shapes, threads)
-
-    def _set_first_layer_input_grad(self, needed):
-        if self.layers:
-            self.layers[0].need_input_grad = needed
-
     # -- saving ---------------------------------------------------------------
     def save_model(self, filepath):
         """Write the layers, weights and optimiser state to one zip file, atomically."""
@@ -543,25 +390,10 @@ class Network:
         self.__dict__.update(loaded.__dict__)
         return self
 
+    def __getstate__(self):  # copies and pickles leave the plans (scratch memory, thread replicas) behind
+        state = dict(self.__dict__)
+        state["_plans"], state["_passes"] = {}, None
+        return state
+
     def __repr__(self):
         return f"Network({len(self.layers)} layers, {self.count_params():,} parameters)"
-
-
-@dataclass
-class _Step:
-    """How one training step turns outputs into gradients: the loss, its derivative, and the fused shortcut."""
-
-    loss_fn: Callable
-    loss_fn_derivative: Callable
-    output_gradient: Optional[Callable]
-    shards: Optional[ShardedLayers] = None  # the layers once per thread (set by train)
-    # Whether a step runs with one meeting of the threads (Network._rowwise_step): the loss's gradient is row
-    # by row (fused), and no layer mixes the samples of a batch (BatchNorm's shards meet inside both passes,
-    # so a shard that skipped its backward pass on a NaN loss would leave the others waiting).
-    one_meeting: bool = False
-
-
-class _NonFiniteLoss(Exception):
-    def __init__(self, batch, loss):
-        super().__init__(f"loss {loss} at batch {batch}")
-        self.batch, self.loss = batch, loss

@@ -3,12 +3,11 @@
     from scratchcnn import profiler, zoo
     rows = profiler.profile(zoo.mnist_convnet(), X[:64], y[:64], loss_fn=losses.categorical_crossentropy)
 
-Each layer's `_forward(x, True)` and `_backward(grad)` run in sequence on the batch X,
-as `Network.train` runs them: prepared for their neighbours (adjacent.py: a layer computes
-only the part of its output the next one reads, though the table shows its whole output's
-shape; a ReLU before max pooling runs in the pooling), the first layer skips its input
-gradient, a softmax or sigmoid output with its cross-entropy takes the fused gradient
-(p - y) / N. The
+It times the training passes themselves (engine/passes.py), on one thread, with the
+network's training plan (engine/plan.py: a layer computes only the part of its output
+the next one reads, though the table shows its whole output's shape; a ReLU before max
+pooling runs in the pooling; the first layer skips its input gradient), and a softmax or
+sigmoid output with its cross-entropy takes the fused gradient (p - y) / N. The
 optimiser step, the loss and the metrics are not timed. The weights are never
 changed; parameter gradients and buffers (e.g. running statistics) are restored.
 """
@@ -18,8 +17,9 @@ import time
 import numpy as np
 
 from . import losses
-from .adjacent import neighbours, pad_gradient, prepare
+from .engine import Passes, Plan
 from .inputs import check_int, prepare_targets
+from .layers.regularization import Dropout
 
 
 def profile(network, X, y=None, loss_fn=None, repeats=3, print_fn=print):
@@ -35,14 +35,15 @@ def profile(network, X, y=None, loss_fn=None, repeats=3, print_fn=print):
     X = network._prepare_inputs(X, "X")  # validates the shapes against every layer
     top_gradient = _top_gradient(network, X, y, loss_fn)
     saved = _snapshot(network)
-    network._set_first_layer_input_grad(False)  # as in training: no gradient for the data
+    input_shapes = [shape_in for shape_in, _ in network.output_shapes(X.shape[1:])]
+    passes = Passes(network.layers, Plan(network.layers, input_shapes, network.engine, training=True))
     try:
         for index, layer in enumerate(network.layers):
-            layer.set_rng(np.random.default_rng(index))  # dropout-like layers draw from a fixed generator
-        _time_step(network, X, top_gradient)  # warm-up: first-touch allocations, BLAS thread start
-        timings = [_time_step(network, X, top_gradient) for _ in range(repeats)]
+            if isinstance(layer, Dropout):
+                layer.rng = np.random.default_rng(index)  # dropout draws from a fixed generator
+        _time_step(network, passes, X, top_gradient)  # warm-up: first-touch allocations, BLAS thread start
+        timings = [_time_step(network, passes, X, top_gradient) for _ in range(repeats)]
     finally:
-        network._set_first_layer_input_grad(True)
         _restore(network, saved)
     rows = _rows(network, timings)
     if print_fn is not None:
@@ -61,33 +62,21 @@ def _top_gradient(network, X, y, loss_fn):
         return gradient.astype(network.dtype), False
     loss_fn, derivative = losses.get(loss_fn)
     y = prepare_targets(y, output_shape[-1], len(X), network.dtype)  # (N, K)
-    out = network._forward_batch(X, training=False)
+    out = network.predict(X)
     fused = losses.fused_gradient(loss_fn, derivative, getattr(network.layers[-1], "activation", None))
     if fused is not None:
         return fused(y, out), True
     return derivative(y, out), False
 
 
-def _time_step(network, X, top_gradient):
+def _time_step(network, passes, X, top_gradient):
     """One forward and backward pass -> list of (output shape, forward s, backward s) per layer."""
     gradient, fused = top_gradient
-    forward_s = []
-    x = X
-    for before, layer, after in neighbours(network.layers):
-        start = time.perf_counter()
-        x = layer._forward(prepare(before, layer, after, x), True)
-        forward_s.append(time.perf_counter() - start)
-    backward_s = [0.0] * len(network.layers)
-    for index in reversed(range(len(network.layers))):
-        layer = network.layers[index]
-        start = time.perf_counter()
-        if fused and index == len(network.layers) - 1:
-            gradient = layer.backward_preactivation(gradient)  # skips the softmax/sigmoid, as training does
-        else:
-            gradient = pad_gradient(layer, layer._backward(gradient))
-        backward_s[index] = time.perf_counter() - start
+    timings = [[0.0, 0.0] for _ in network.layers]
+    passes.forward(X, True, timings)
+    passes.backward(gradient, from_logits=fused, timings=timings)
     shapes = [(len(X), *shape_out) for _, shape_out in network.output_shapes(X.shape[1:])]  # as summary shows them
-    return list(zip(shapes, forward_s, backward_s))
+    return [(shape, forward_s, backward_s) for shape, (forward_s, backward_s) in zip(shapes, timings)]
 
 
 def _rows(network, timings):

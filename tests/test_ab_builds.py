@@ -35,13 +35,13 @@ def test_times_both_builds_and_removes_its_worktrees(repository):
 
 def test_in_process_imports_both_builds_into_one_process_and_times_each_round(repository):
     before = git("worktree", "list")
-    result = subprocess.run([sys.executable, SCRIPT, "HEAD", "HEAD~1", "--net", "A", "--mode", "predict",
+    result = subprocess.run([sys.executable, SCRIPT, "HEAD", "HEAD", "--net", "A", "--mode", "predict",
                              "--batch-size", "16", "--images", "32", "--rounds", "3", "--in-process"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     first, last = result.stdout.strip().splitlines()[-2:]
     assert first.endswith("both builds in one process")
-    assert last.startswith("A HEAD: ") and " B HEAD~1: " in last
+    assert last.startswith("A HEAD: ") and " B HEAD: " in last
     assert len(last.split("rounds: ")[1].split(",")) == 3
     assert git("worktree", "list") == before
 

@@ -53,7 +53,7 @@ def test_prints_a_table_naming_every_layer():
         assert f"{index} {layer.name}" in table
 
 
-def test_leaves_weights_gradients_and_input_grad_flag_unchanged():
+def test_leaves_weights_and_gradients_unchanged():
     network = zoo.mnist_convnet()
     X, y = _batch((1, 28, 28), 10)
     values = [param.value.copy() for param in network.parameters()]
@@ -62,7 +62,6 @@ def test_leaves_weights_gradients_and_input_grad_flag_unchanged():
     for param, value, grad in zip(network.parameters(), values, grads):
         np.testing.assert_array_equal(param.value, value)
         np.testing.assert_array_equal(param.grad, grad)
-    assert network.layers[0].need_input_grad
 
 
 def test_profiles_a_single_sample_batch():

@@ -5,12 +5,12 @@ from .base import ActivatedLayer
 class Activation(ActivatedLayer):
     """(N, ...) -> (N, ...): relu, leakyrelu, sigmoid, tanh or linear element-wise; softmax over F of (N, F) only.
 
-    The input is always a batch (`sample_ndim = None`), so it cannot be a Network's
-    first layer. It is an ActivatedLayer whose linear part is the identity, so a
-    final Activation('softmax') takes the fused softmax + cross-entropy gradient.
+    The input is always a batch, so it cannot be a Network's first layer. It is an
+    ActivatedLayer whose linear part is the identity, so a final Activation('softmax')
+    takes the fused softmax + cross-entropy gradient. The math:
+    `scratchcnn.reference.ACTIVATIONS`; the fast engine: `scratchcnn.functional.ACTIVATIONS`.
     """
 
-    sample_ndim = None
     owns_preactivation = False  # its "pre-activation" is the input itself, which the layer before may still hold
 
     def __init__(self, name):
@@ -22,10 +22,10 @@ class Activation(ActivatedLayer):
             raise self._shape_error(input_shape, "(F,) in a batch (N, F): softmax runs over the last axis of 2-D input")
         return input_shape
 
-    def _linear_forward(self, x, training):
+    def _linear_forward(self, x, training, plan):
         return x
 
-    def _linear_backward(self, grad_z):
+    def _linear_backward(self, grad_z, plan):
         return grad_z
 
     def get_config(self):

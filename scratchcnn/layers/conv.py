@@ -1,6 +1,6 @@
 """ConvLayer: 2-D convolution with a fused activation (ReLU by default, as in the report)."""
-from .. import initializers
-from ..functional import conv2d_backward, conv2d_forward, output_size
+from .. import functional, initializers, reference
+from ..functional import output_size
 from ..inputs import check_int
 from .base import ActivatedLayer, Parameter
 
@@ -10,6 +10,10 @@ class ConvLayer(ActivatedLayer):
 
     Parameters `weight` (num_filters, depth, filter_size, filter_size) and `bias`
     (num_filters,), in PyTorch's Conv2d layout.
+
+    The math: `scratchcnn.reference.conv2d_forward` / `conv2d_backward` (im2col and one
+    matrix product). The fast engine: `scratchcnn.functional.conv2d_forward` /
+    `conv2d_backward`, which pick im2col in cache-sized blocks, Winograd or space-to-depth.
     """
 
     sample_ndim = 3
@@ -46,20 +50,20 @@ class ConvLayer(ActivatedLayer):
             raise self._shape_error(input_shape, f"H and W of at least {k - 2 * p} for filter_size={k}, padding={p}")
         return (self.num_filters, output_size(height, k, s, p), output_size(width, k, s, p))
 
-    def reads_for_outputs(self, input_shape, rows, cols):
-        """Without padding, the first rows x cols outputs read the input's first (rows-1)*stride + filter_size
-        rows and the like columns. (With padding the crop would move the bottom and right zeros: not done.)"""
-        if self.padding:
-            return None
-        return ((rows - 1) * self.stride + self.filter_size, (cols - 1) * self.stride + self.filter_size)
-
-    def _linear_forward(self, x, training):
-        z, self._cache = conv2d_forward(x, self.weight.value, self.bias.value, self.stride, self.padding,
-                                       self.workspace(training), keep_columns=bool(training))
+    def _linear_forward(self, x, training, plan):
+        weight, bias = self.weight.value, self.bias.value
+        if plan.reference:
+            z, self._cache = reference.conv2d_forward(x, weight, bias, self.stride, self.padding)
+        else:
+            z, self._cache = functional.conv2d_forward(x, weight, bias, self.stride, self.padding,
+                                                       plan.workspace(training), keep_columns=bool(training))
         return z
 
-    def _linear_backward(self, grad_z):
-        dx, dweight, dbias = conv2d_backward(grad_z, self._cache, self.need_input_grad)
+    def _linear_backward(self, grad_z, plan):
+        if plan.reference:
+            dx, dweight, dbias = reference.conv2d_backward(grad_z, self._cache)
+        else:
+            dx, dweight, dbias = functional.conv2d_backward(grad_z, self._cache, plan.need_input_grad)
         self._set_grad(self.weight, dweight)
         self._set_grad(self.bias, dbias)
         return dx

@@ -1,12 +1,15 @@
 """Dense (fully connected) layers; MultiClassDense ends a classifier with softmax."""
-from .. import initializers
-from ..functional import linear_backward, linear_forward
+from .. import functional, initializers, reference
 from ..inputs import check_int
 from .base import ActivatedLayer, Parameter
 
 
 class Dense(ActivatedLayer):
-    """(N, input_dim) -> (N, output_dim): activation(x @ weight + bias), weight (input_dim, output_dim)."""
+    """(N, input_dim) -> (N, output_dim): activation(x @ weight + bias), weight (input_dim, output_dim).
+
+    The math: `scratchcnn.reference.dense_forward` / `dense_backward`. The fast engine:
+    `scratchcnn.functional.linear_forward` / `linear_backward`.
+    """
 
     sample_ndim = 1
 
@@ -32,12 +35,16 @@ class Dense(ActivatedLayer):
             raise self._shape_error(input_shape, f"({self.input_dim},) (input_dim={self.input_dim})")
         return (self.output_dim,)
 
-    def _linear_forward(self, x, training):
-        z, self._cache = linear_forward(x, self.weight.value, self.bias.value)
+    def _linear_forward(self, x, training, plan):
+        engine_forward = reference.dense_forward if plan.reference else functional.linear_forward
+        z, self._cache = engine_forward(x, self.weight.value, self.bias.value)
         return z
 
-    def _linear_backward(self, grad_z):
-        dx, dweight, dbias = linear_backward(grad_z, self._cache, self.need_input_grad)
+    def _linear_backward(self, grad_z, plan):
+        if plan.reference:
+            dx, dweight, dbias = reference.dense_backward(grad_z, self._cache)
+        else:
+            dx, dweight, dbias = functional.linear_backward(grad_z, self._cache, plan.need_input_grad)
         self._set_grad(self.weight, dweight)
         self._set_grad(self.bias, dbias)
         return dx

@@ -1,17 +1,21 @@
 """Flatten: (N, C, H, W) -> (N, C*H*W) in C order."""
 import math
 
+from .. import reference
 from ..backend import xp
-from .base import Layer
+from .base import BuiltinLayer
 
 
-class Flatten(Layer):
-    """(N, d1, d2, ...) -> (N, d1*d2*...), row-major (C order), as Keras's Flatten on channels-first data."""
+class Flatten(BuiltinLayer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...), row-major (C order), as Keras's Flatten on channels-first data.
+
+    The math: `scratchcnn.reference.flatten_forward` / `flatten_backward`; the fast engine
+    is the same reshape, with a GIL-friendly copy for inputs that are not contiguous.
+    """
 
     sample_ndim = 3
 
     def __init__(self):
-        super().__init__()
         self._input_shape = None
 
     def output_shape(self, input_shape):
@@ -19,15 +23,22 @@ class Flatten(Layer):
             raise self._shape_error(input_shape, "a per-sample shape of rank 1 or more")
         return (math.prod(input_shape),)
 
-    def _forward(self, x, training):
+    @BuiltinLayer.entry
+    def forward(self, x, training=False, *, plan):
+        if plan.reference:
+            out, self._input_shape = reference.flatten_forward(x)
+            return out
         self._input_shape = x.shape
         if x.flags.c_contiguous:
             return x.reshape(x.shape[0], -1)
-        # A copy (at inference a pooling's output comes rows first): reshape would copy keeping the GIL for
-        # much of it, copyto lets another thread run meanwhile.
+        # A copy (a pooling's output at inference comes rows first): reshape would copy holding the GIL for much
+        # of it; copyto lets another thread run meanwhile.
         out = xp.empty(x.shape, x.dtype)
         xp.copyto(out, x)
         return out.reshape(x.shape[0], -1)
 
-    def _backward(self, grad_output):
+    @BuiltinLayer.entry
+    def backward(self, grad_output, *, plan):
+        if plan.reference:
+            return reference.flatten_backward(grad_output, self._input_shape)
         return grad_output.reshape(self._input_shape)

@@ -1,15 +1,19 @@
 """GlobalAveragePooling: each channel's mean over the whole feature map."""
+from .. import reference
 from ..functional.global_pool import global_avgpool2d_backward, global_avgpool2d_forward
-from .base import Layer
+from .base import BuiltinLayer
 
 
-class GlobalAveragePooling(Layer):
-    """(N, C, H, W) -> (N, C): the mean over H and W, as Keras's GlobalAveragePooling2D on channels-first data."""
+class GlobalAveragePooling(BuiltinLayer):
+    """(N, C, H, W) -> (N, C): the mean over H and W, as Keras's GlobalAveragePooling2D on channels-first data.
+
+    The math: `scratchcnn.reference.global_avgpool2d_forward` / `global_avgpool2d_backward`;
+    the fast engine: `scratchcnn.functional.global_pool`.
+    """
 
     sample_ndim = 3
 
     def __init__(self):
-        super().__init__()
         self._cache = None
 
     def output_shape(self, input_shape):
@@ -18,9 +22,13 @@ class GlobalAveragePooling(Layer):
             raise self._shape_error(input_shape, "(C, H, W)")
         return input_shape[:1]
 
-    def _forward(self, x, training):
-        out, self._cache = global_avgpool2d_forward(x)
+    @BuiltinLayer.entry
+    def forward(self, x, training=False, *, plan):
+        engine_forward = reference.global_avgpool2d_forward if plan.reference else global_avgpool2d_forward
+        out, self._cache = engine_forward(x)
         return out
 
-    def _backward(self, grad_output):
-        return global_avgpool2d_backward(grad_output, self._cache)
+    @BuiltinLayer.entry
+    def backward(self, grad_output, *, plan):
+        engine_backward = reference.global_avgpool2d_backward if plan.reference else global_avgpool2d_backward
+        return engine_backward(grad_output, self._cache)

@@ -6,11 +6,12 @@ the first layer of a Network, which reads the input rank from its first layer.
 """
 import numpy as np
 
+from .. import reference
 from ..backend import xp
 from ..functional.batchnorm import batch_moments, batchnorm_backward, batchnorm_forward
 from ..functional.dropout import dropout_backward, dropout_forward
 from ..inputs import check_int
-from .base import Layer, Parameter
+from .base import BuiltinLayer, Parameter
 
 
 def _check_seed(seed):
@@ -20,18 +21,17 @@ def _check_seed(seed):
     return None if seed is None else int(seed)
 
 
-class Dropout(Layer):
+class Dropout(BuiltinLayer):
     """(N, ...) -> (N, ...): in training, zero each element with probability rate and scale the rest by 1/(1 - rate).
 
     At inference (training=False) it returns its input unchanged. Masks come from
-    `self.rng`: a Generator from `seed` until a Network hands one over with `set_rng`.
+    `self.rng`: a Generator from `seed`, which `Network.train` replaces with one seeded
+    from its own seed, the epoch and the layer's index. The math:
+    `scratchcnn.reference.dropout_forward` / `dropout_backward`; the fast engine:
+    `scratchcnn.functional.dropout`.
     """
 
-    sample_ndim = None  # any rank; the input is always a batch
-    uses_rng = True
-
     def __init__(self, rate, seed=None):
-        super().__init__()
         is_number = isinstance(rate, (int, float, np.integer, np.floating)) and not isinstance(rate, bool)
         if not is_number or not 0 <= rate < 1:
             raise ValueError(
@@ -40,35 +40,39 @@ class Dropout(Layer):
         self.seed = _check_seed(seed)
         self.rng = np.random.default_rng(self.seed)
         self._mask = None
-        self.noise = None  # draws made ahead by draw_noise, for the next training forward
-
-    def set_rng(self, rng):
-        self.rng = rng
 
     def draw_noise(self, input_shape):
-        """The uniform draws a training forward on a batch of input_shape makes (the Network draws a whole
-        batch's ahead, then hands each thread its rows, so a split batch is masked exactly as an unsplit one)."""
+        """The uniform draws in [0, 1) that a training forward on a batch of input_shape makes (a batch split
+        across threads draws them for the whole batch first, so its masks do not depend on the split)."""
         return self.rng.random(input_shape)
 
     def output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def _forward(self, x, training):
+    @BuiltinLayer.entry
+    def forward(self, x, training=False, *, plan):
         if not training:
             self._mask = None
             return x
-        noise, self.noise = self.noise, None
-        out, self._mask = dropout_forward(x, self.rate, self.rng, noise)
+        noise = self.rng.random(x.shape) if plan.noise is None else plan.noise
+        plan.noise = None
+        if plan.reference:
+            out, self._mask = reference.dropout_forward(x, reference.dropout_mask(noise, self.rate, x.dtype))
+        else:
+            out, self._mask = dropout_forward(x, self.rate, self.rng, noise)
         return out
 
-    def _backward(self, grad_output):
-        return grad_output if self._mask is None else dropout_backward(grad_output, self._mask)
+    @BuiltinLayer.entry
+    def backward(self, grad_output, *, plan):
+        if self._mask is None:
+            return grad_output
+        return (reference.dropout_backward if plan.reference else dropout_backward)(grad_output, self._mask)
 
     def get_config(self):
         return {"rate": self.rate, "seed": self.seed}
 
 
-class BatchNorm(Layer):
+class BatchNorm(BuiltinLayer):
     """(N, F) or (N, C, H, W) -> the same shape, normalised per feature / channel, then scaled and shifted.
 
     Training normalises with the batch's statistics (over N, or N, H and W) and
@@ -77,13 +81,14 @@ class BatchNorm(Layer):
         running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
     (the unbiased variance over the m values per channel); inference uses the running ones.
     Parameters `weight` (gamma, 1) and `bias` (beta, 0); buffers `running_mean` (0) and `running_var` (1).
+    A batch split across threads normalises with the whole batch's statistics (the
+    threads sum theirs, as PyTorch's SyncBatchNorm does across processes).
+
+    The math: `scratchcnn.reference.batchnorm_forward` / `batchnorm_backward`; the fast
+    engine: `scratchcnn.functional.batchnorm` (statistics summed over the threads).
     """
 
-    sample_ndim = None  # (N, F) or (N, C, H, W); the input is always a batch
-    mixes_samples = True  # split across threads, the shards sum their statistics, as PyTorch's SyncBatchNorm does
-
     def __init__(self, num_features, momentum=0.1, eps=1e-5):
-        super().__init__()
         self.num_features = check_int("num_features", num_features)
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
             raise ValueError(
@@ -126,23 +131,38 @@ class BatchNorm(Layer):
                                                  f"(num_features={self.num_features}) in a batch (N, ...)")
         return input_shape
 
-    def _forward(self, x, training):
+    @BuiltinLayer.entry
+    def forward(self, x, training=False, *, plan):
         weight, bias = self.weight.value, self.bias.value
         if not training:
-            out, self._cache = batchnorm_forward(x, self.running_mean, self.running_var, weight, bias, self.eps, False)
+            if plan.reference:
+                out, self._cache = reference.batchnorm_forward(x, weight, bias, self.eps, self.running_mean,
+                                                               self.running_var)
+            else:
+                out, self._cache = batchnorm_forward(x, self.running_mean, self.running_var, weight, bias, self.eps,
+                                                     False)
             return out
-        mean, var, m = batch_moments(x, self.shard_total)                     # (C,), (C,), values per channel
+        if plan.reference:
+            out, self._cache = reference.batchnorm_forward(x, weight, bias, self.eps)
+            mean, var, m = self._cache["mean"], self._cache["var"], self._cache["count"]
+        else:
+            mean, var, m = batch_moments(x, plan.total)                      # (C,), (C,), values per channel
         if m < 2:
             raise ValueError(f"{self.name} received {m} value per channel in training (input shape {tuple(x.shape)}), "
                              "expected more than 1: train with batches of at least 2 samples.")
-        out, self._cache = batchnorm_forward(x, mean, var, weight, bias, self.eps, True, m)
+        if not plan.reference:
+            out, self._cache = batchnorm_forward(x, mean, var, weight, bias, self.eps, True, m)
         keep, dtype = 1.0 - self.momentum, self.running_mean.dtype
         self.running_mean = (keep * self.running_mean + self.momentum * mean).astype(dtype)
         self.running_var = (keep * self.running_var + self.momentum * var * (m / (m - 1))).astype(dtype)
         return out
 
-    def _backward(self, grad_output):
-        dx, dweight, dbias = batchnorm_backward(grad_output, self._cache, self.need_input_grad, self.shard_total)
+    @BuiltinLayer.entry
+    def backward(self, grad_output, *, plan):
+        if plan.reference:
+            dx, dweight, dbias = reference.batchnorm_backward(grad_output, self._cache)
+        else:
+            dx, dweight, dbias = batchnorm_backward(grad_output, self._cache, plan.need_input_grad, plan.total)
         self._set_grad(self.weight, dweight)
         self._set_grad(self.bias, dbias)
         return dx

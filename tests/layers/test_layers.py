@@ -5,6 +5,8 @@ Also the losses' numerical edge cases (clipping, overflow) and derivative shapes
 import json
 
 import numpy as np
+
+from scratchcnn.layers.base import LayerPlan
 import pytest
 
 from scratchcnn import ConvLayer, Dense, Flatten, MultiClassDense, PoolingLayer, losses
@@ -91,9 +93,9 @@ def test_need_input_grad_false_skips_only_the_input_gradient():
     upstream = np.ones(layer.forward(x).shape, dtype=np.float32)
     layer.backward(upstream)
     expected = [param.grad.copy() for param in layer.parameters()]
-    layer.need_input_grad = False
-    layer.forward(x)
-    assert layer.backward(upstream) is None
+    plan = LayerPlan(need_input_grad=False)  # what a network's plan gives its first layer in training
+    layer.forward(x, plan=plan)
+    assert layer.backward(upstream, plan=plan) is None
     for param, grad in zip(layer.parameters(), expected):
         np.testing.assert_array_equal(param.grad, grad)
 

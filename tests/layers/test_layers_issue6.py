@@ -200,7 +200,7 @@ def test_dropout_gradient_with_a_fixed_mask_matches_finite_differences(batch_sha
     out, mask = dropout_forward(x, 0.4, np.random.default_rng(9))
     assert_gradient_close(dropout_backward(upstream, mask), numerical_gradient(f, x))
     layer = Dropout(0.4)
-    layer.set_rng(np.random.default_rng(9))
+    layer.rng = np.random.default_rng(9)
     layer.forward(x, training=True)
     np.testing.assert_array_equal(layer.backward(upstream), dropout_backward(upstream, mask))
 
@@ -373,7 +373,7 @@ def test_dropout_masks_follow_the_seed_and_the_generator():
     assert not np.array_equal(layer.forward(x, training=True), layer.forward(x, training=True))  # fresh draws
     from_generator = []
     for _ in range(2):
-        layer.set_rng(np.random.default_rng([0, 1, 2]))
+        layer.rng = np.random.default_rng([0, 1, 2])
         from_generator.append(layer.forward(x, training=True))
     np.testing.assert_array_equal(from_generator[0], from_generator[1])
     assert not np.array_equal(from_generator[0], same[0])

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from scratchcnn import network as network_module
-from scratchcnn import sharded
 from scratchcnn.augmentation import Augmentation
+from scratchcnn.engine.passes import Passes
+from scratchcnn.engine.threads import TrainingShards, replica
 from scratchcnn import (Activation, BatchNorm, ConvLayer, Dense, Dropout, Flatten, MultiClassDense, Network,
                         PoolingLayer, losses, parallel)
 
@@ -70,20 +71,20 @@ def test_predict_split_across_two_threads_equals_one_thread(split_sizes):
 
 
 def record_pieces(network, monkeypatch, X, delay=0.0, delay_worker=0.0):
-    """Make network._forward_batch log (thread, first sample, samples) of each piece of X it runs, after
+    """Make the inference passes log (thread, first sample, samples) of each piece of X they run, after
     sleeping `delay` seconds (plus `delay_worker` on a worker thread, not the calling one). Sleeping gives
     up the GIL: with pieces this small, NumPy keeps it, and one thread could otherwise run them all."""
     pieces = []
-    original = network._forward_batch
+    original = Passes.forward
     caller = threading.get_ident()
 
-    def recording(x, training):
+    def recording(passes, x, training, timings=None):
         thread = threading.get_ident()
         time.sleep(delay + (delay_worker if thread != caller else 0.0))
         pieces.append((thread, (x.ctypes.data - X.ctypes.data) // X[0].nbytes, len(x)))
-        return original(x, training)
+        return original(passes, x, training, timings)
 
-    monkeypatch.setattr(network, "_forward_batch", recording)
+    monkeypatch.setattr(Passes, "forward", recording)
     return pieces, caller
 
 
@@ -144,35 +145,40 @@ def test_training_split_across_two_threads_follows_the_unsplit_run(split_sizes, 
 
 
 class MeetingCounter:
-    """Counts ShardedLayers' meetings of the threads by kind: 'step' (one a step) or 'forward'/'backward'."""
+    """Counts the training steps that met the threads (TrainingShards.run with more than one shard)."""
 
     def __init__(self, monkeypatch):
         self.calls = []
-        for name in ("step", "forward", "backward"):
-            original = getattr(sharded.ShardedLayers, name)
-            monkeypatch.setattr(sharded.ShardedLayers, name, self._counting(name, original))
+        original = TrainingShards.run
 
-    def _counting(self, name, original):
-        def method(shards, batch_size_or_x, bounds, *args, **kwargs):
+        def run(shards, batch_size, bounds, work):
             if len(bounds) > 1:
-                self.calls.append(name)
-            return original(shards, batch_size_or_x, bounds, *args, **kwargs)
-        return method
+                self.calls.append("step")
+            return original(shards, batch_size, bounds, work)
+
+        monkeypatch.setattr(TrainingShards, "run", run)
 
 
-def test_a_split_step_with_a_fused_loss_meets_once_and_other_losses_twice(monkeypatch, split_sizes):
-    """softmax + cross-entropy: each shard runs forward, its loss and backward in one meeting; with MSE the
-    loss's gradient needs the whole batch's outputs, so the shards meet for the forward and the backward passes."""
+@pytest.mark.parametrize("loss", [CCE, (losses.mse_loss, losses.mse_loss_derivative)])
+def test_a_split_step_meets_the_threads_once(monkeypatch, split_sizes, loss):
+    """Each shard runs its forward pass, its rows' share of the loss and its backward pass in one meeting, for a
+    fused loss (softmax + cross-entropy) as for one whose gradient is taken on the outputs (MSE)."""
     meetings = MeetingCounter(monkeypatch)
-    train(convnet(), threads=2, epochs=1, batch_size=64)  # 160 samples: batches of 64, 64 and 32
+    parallel.set_num_threads(2)
+    X, y = data()  # 160 samples: batches of 64, 64 and 32
+    convnet().train(X, y, 1, 0.05, *loss, log_file=None, batch_size=64, verbose=0, seed=3)
     assert meetings.calls == ["step", "step"]  # the batch of 32 (4608 input values) is not worth splitting
     assert split_sizes == [2, 2, 2]  # and the check of X for NaN, split too
-    meetings.calls.clear()
+
+
+def test_a_user_loss_function_trains_on_one_thread(monkeypatch):
+    """A loss of the user's may not be a mean over samples, so its gradient is never taken on a shard's rows."""
+    meetings = MeetingCounter(monkeypatch)
     parallel.set_num_threads(2)
     X, y = data()
-    convnet().train(X, y, 1, 0.05, losses.mse_loss, losses.mse_loss_derivative, log_file=None, batch_size=64,
-                    verbose=0, seed=3)
-    assert meetings.calls == ["forward", "backward"] * 2
+    convnet().train(X, y, 1, 0.05, lambda t, p: losses.mse_loss(t, p), losses.mse_loss_derivative, log_file=None,
+                    batch_size=64, verbose=0, seed=3)
+    assert meetings.calls == []
 
 
 def test_training_with_a_loss_that_does_not_fuse_split_across_threads_follows_the_unsplit_run():
@@ -200,20 +206,15 @@ def test_augmented_training_split_across_threads_follows_the_unsplit_run():
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_a_nan_loss_in_a_one_meeting_step_stops_before_any_backward_pass(monkeypatch, threads, recwarn):
-    """A NaN weight makes every output NaN: each shard finds its loss NaN and skips its backward pass; the
-    step stops before the update, with the stop warning alone, and the weights are put back."""
-    backward_calls = []
-    original = network_module.run_backward
-    monkeypatch.setattr(network_module, "run_backward", lambda *args, **kw: backward_calls.append(1) or original(
-        *args, **kw))
+def test_a_nan_loss_in_a_split_step_stops_before_the_update(threads, recwarn):
+    """A NaN weight makes every output NaN: the step stops before the update, with the stop warning alone,
+    and the weights are put back."""
     network = convnet().initialize(0)
     weights = network.get_weights()
     weights[0][0, 0, 1, 1] = np.nan
     network.set_weights(weights)
     network.trained = True  # as if loaded: the seed does not draw new weights
     history, after = train(network, threads=threads, epochs=1)
-    assert backward_calls == []
     assert history.epoch == [] and "epoch 1, batch 1" in network.stop_reason
     assert [str(w.message) for w in recwarn] == [network.stop_reason]
     assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(after, weights))
@@ -248,10 +249,11 @@ def test_batchnorm_split_across_threads_uses_the_whole_batch_statistics(split_si
 
 
 class FailsOffTheMainThread(Flatten):
-    def _forward(self, x, training):
+    @Flatten.entry
+    def forward(self, x, training=False, *, plan):
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("this shard failed")
-        return super()._forward(x, training)
+        return Flatten.forward(self, x, training, plan=plan)
 
 
 def test_a_failing_shard_stops_the_others_waiting_at_batchnorm_and_its_error_surfaces():
@@ -265,11 +267,11 @@ def test_a_failing_shard_stops_the_others_waiting_at_batchnorm_and_its_error_sur
     try:
         with pytest.raises(RuntimeError, match="this shard failed"):
             network.train(X, y, 1, 0.05, *CCE, log_file=None, batch_size=64, verbose=0, seed=0)
+        # and the layers are left usable: a whole-batch forward does not wait for shards that are gone
+        assert network.forward(X[:64], training=True).shape == (64, 4)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-    # and the layers are left usable: a whole-batch forward does not wait for shards that are gone
-    assert network.layers[2].shard_total is None
 
 
 def test_per_sample_training_is_never_split(monkeypatch):
@@ -295,7 +297,7 @@ def test_weights_replaced_between_runs_reach_every_thread():
 def test_a_replica_shares_the_parameter_values_and_keeps_its_own_gradients():
     layer = Dense(5, 3, activation="linear").astype(np.float32)
     layer.reset_parameters(np.random.default_rng(0))
-    twin = layer.replica()
+    twin = replica(layer)
     assert twin.weight is not layer.weight and twin.weight.value is layer.weight.value
     before = layer.weight.grad.copy()
     twin.forward(np.ones((4, 5), np.float32), training=True)
@@ -307,21 +309,23 @@ def test_predict_keeps_its_buffers_for_the_next_call_until_free_scratch_and_trai
         monkeypatch):
     network = convnet().initialize(0)
     X, y = data()
-    conv, pool = network.layers[:2]
     parallel.set_num_threads(1)  # one thread, so every call runs on the same buffers
     network.predict(X, batch_size=128)
+    conv, pool = network._plan(X.shape[1:]).layers[:2]
     kept = conv.workspace(False).nbytes
     assert kept > 0 and pool.workspace(False).nbytes > 0
     network.predict(X, batch_size=128)
     assert conv.workspace(False).nbytes == kept  # reused, not grown
     network.free_scratch()
-    assert conv.workspace(False).nbytes == 0 and pool.workspace(False).nbytes == 0
+    assert network._plans == {}
     monkeypatch.setattr(network_module, "PREDICT_KEEP_BYTES", kept - 1)  # a layer holding more is let go of
     network.predict(X, batch_size=128)
+    conv, pool = network._plan(X.shape[1:]).layers[:2]
     assert conv.workspace(False).nbytes == 0 and 0 < pool.workspace(False).nbytes < kept
     parallel.set_num_threads(2)
     network.train(X, y, 1, 0.05, *CCE, log_file=None, batch_size=64, verbose=0, seed=0)
-    assert conv.workspace(True).nbytes > 0  # reused by the next step and the next epoch
+    shards = network._plan(X.shape[1:], "train", 2)
+    assert shards.passes[0].plan.layers[0].workspace(True).nbytes > 0  # reused by the next step and epoch
 
 
 def test_two_replicas_run_one_after_the_other_on_one_thread_keep_their_own_columns():
@@ -329,10 +333,10 @@ def test_two_replicas_run_one_after_the_other_on_one_thread_keep_their_own_colum
     rng = np.random.default_rng(3)
     layer = ConvLayer(3, 2, 4).astype(np.float32)
     layer.reset_parameters(rng)
-    first, second = layer.replica(), layer.replica()
+    first, second = replica(layer), replica(layer)
     x1, x2 = (rng.normal(size=(3, 2, 8, 8)).astype(np.float32) for _ in range(2))
     upstream = np.ones((3, 4, 6, 6), np.float32)
-    alone = layer.replica()
+    alone = replica(layer)
     alone.forward(x1, training=True)
     alone.backward(upstream)
     first.forward(x1, training=True)
@@ -342,7 +346,7 @@ def test_two_replicas_run_one_after_the_other_on_one_thread_keep_their_own_colum
 
 
 def test_a_network_copied_after_predict_and_training_starts_with_empty_scratch_and_predicts_alike():
-    """The workspaces hold per-thread buffers (threading.local): copy.deepcopy and pickle leave them behind."""
+    """The plans hold per-thread buffers (threading.local): copy.deepcopy and pickle leave them behind."""
     import copy
     import pickle
 
@@ -351,7 +355,7 @@ def test_a_network_copied_after_predict_and_training_starts_with_empty_scratch_a
     parallel.set_num_threads(2)
     network.train(X, y, 1, 0.05, *CCE, log_file=None, batch_size=64, verbose=0, seed=0)
     expected = network.predict(X, batch_size=64)
-    assert network.layers[0].workspace(False).nbytes > 0
+    assert network._plan(X.shape[1:]).layers[0].workspace(False).nbytes > 0
     for twin in (copy.deepcopy(network), pickle.loads(pickle.dumps(network))):
-        assert twin.layers[0].workspace(False).nbytes == 0 and twin.layers[0].workspace(True).nbytes == 0
+        assert twin._plans == {}
         np.testing.assert_array_equal(twin.predict(X, batch_size=64), expected)

@@ -10,8 +10,8 @@ from scratchcnn.losses import categorical_crossentropy, categorical_crossentropy
 class DoubledGradientDense(Dense):
     """A Dense layer with a bug: its backward pass returns (and sets) twice the true gradients."""
 
-    def _backward(self, grad_output):
-        return super()._backward(2 * grad_output)
+    def _linear_backward(self, grad_z, plan):
+        return super()._linear_backward(2 * grad_z, plan)
 
 
 def conv_net():

@@ -1,10 +1,12 @@
-"""adjacent.py: inside a network a layer computes only the part of its output the next layer reads, and a ReLU before
-max pooling is applied after it; the network's outputs and every gradient stay those of the layers run whole, one
-after another."""
+"""The fast engine's plan: inside a network a convolution computes only the part of its output the pooling after it
+reads, and a ReLU before max pooling is applied after it; the network's outputs and every gradient stay those of the
+layers run whole, one after another."""
 import numpy as np
 import pytest
 
-from scratchcnn import ConvLayer, Dense, Flatten, Network, PoolingLayer
+from scratchcnn import ConvLayer, Dense, Flatten, Network, PoolingLayer, losses, parallel
+from scratchcnn.engine import plan as plan_module
+from scratchcnn.engine.plan import Plan, crop, defers_relu
 
 
 def odd_net():
@@ -12,6 +14,10 @@ def odd_net():
     -> conv 2x2 (3, 3, 3): the pool reads 2 x 2, so this conv gets 3 x 3 of the first pool's 4 x 4 -> pool (3, 1, 1)."""
     return Network([ConvLayer(3, 2, 4, stride=2), PoolingLayer(), ConvLayer(2, 4, 3), PoolingLayer(), Flatten(),
                     Dense(3, 2, activation="tanh")], dtype="float64").initialize(0)
+
+
+def plan_of(network, sample_shape, training=False):
+    return Plan(network.layers, [shape for shape, _ in network.output_shapes(sample_shape)], training=training)
 
 
 def layer_by_layer(network, x, upstream):
@@ -42,42 +48,40 @@ def test_cropped_network_equals_the_layers_run_whole():
 
 def test_each_convolution_gets_only_what_the_pooling_after_it_reads(monkeypatch):
     network = odd_net()
+    assert plan_of(network, (2, 19, 19)).crops == [(17, 17), None, (3, 3), None, None, None]
     seen = {}
     for index in (0, 2):
         layer = network.layers[index]
-        original = layer._forward
-        monkeypatch.setattr(layer, "_forward", lambda x, training, index=index, original=original:
-                            seen.setdefault(index, x.shape) and original(x, training))
+        original = layer.forward
+        monkeypatch.setattr(layer, "forward", lambda x, training, plan, index=index, original=original:
+                            seen.setdefault(index, x.shape) and original(x, training, plan=plan))
     network.forward(np.zeros((3, 2, 19, 19)))
     assert seen == {0: (3, 2, 17, 17), 2: (3, 4, 3, 3)}
 
 
-def solo(before, layer, after, x):
-    layer._solo()
-    uncropped_calls.append(x.shape)
-    return x
-
-
-uncropped_calls = []
+def test_the_reference_engine_crops_nothing_and_defers_nothing():
+    network = odd_net()
+    plan = Plan(network.layers, [shape for shape, _ in network.output_shapes((2, 19, 19))], engine="reference")
+    assert plan.crops == [None] * 6
+    assert all(p.reference and not p.defer_activation and not p.relu_after_max for p in plan.layers)
 
 
 def test_training_and_prediction_match_layers_on_their_own(monkeypatch):
-    """Two epochs on two threads (each shard prepares its layers), then predict: the same as with every layer on its
-    own (no cropping, every ReLU in its own layer)."""
-    from scratchcnn import losses, parallel, sharded
+    """Two epochs on two threads (each shard with the plan), then predict: the same as with a plan that crops
+    nothing and leaves every ReLU in its own layer."""
     monkeypatch.setattr(parallel, "_num_threads", 2)
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(40, 2, 19, 19)), rng.integers(0, 2, size=(40, 2)).astype(float)
     results = []
-    uncropped_calls.clear()
-    for prepared in (True, False):
-        if not prepared:
-            monkeypatch.setattr(sharded, "prepare", solo)
+    for planned in (True, False):
+        if not planned:
+            monkeypatch.setattr(plan_module, "crop", lambda layer, after, input_shape: None)
+            monkeypatch.setattr(plan_module, "defers_relu", lambda layer, after: False)
         network = odd_net()
+        assert (plan_of(network, (2, 19, 19)).crops[0] is not None) is planned
         network.train(x, y, epochs=2, learning_rate=0.1, loss_fn=losses.mse_loss,
                       loss_fn_derivative=losses.mse_loss_derivative, batch_size=32, seed=0, verbose=0, log_file=None)
         results.append([network.predict(x), *(param.value for param in network.parameters())])
-    assert (16, 2, 19, 19) in uncropped_calls  # a shard of a 32-sample batch, whole
     for ours, theirs in zip(*results, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
 
@@ -100,12 +104,15 @@ def test_the_relu_before_a_max_pooling_runs_after_it(monkeypatch):
     network = odd_net()
     conv_out = {}
     conv = network.layers[0]
-    original = conv._forward
-    monkeypatch.setattr(conv, "_forward", lambda x, training: conv_out.setdefault("z", original(x, training)))
+    original = conv._linear_forward
+    monkeypatch.setattr(conv, "_linear_forward", lambda x, training, plan:
+                        conv_out.setdefault("z", original(x, training, plan)))
     x = np.random.default_rng(4).normal(size=(3, 2, 19, 19))
     out = network.forward(x)
     assert conv_out["z"].min() < 0  # the conv handed on its pre-activation
-    assert network.layers[1]._activation_before == "relu" and conv._defer_activation
+    plan = plan_of(network, (2, 19, 19))
+    assert plan.layers[0].defer_activation and plan.layers[1].relu_after_max
+    assert not plan.layers[2].defer_activation or plan.layers[3].relu_after_max
     pooled = network.layers[1]._cache[1]  # the maxima before the ReLU
     assert pooled.min() < 0
     assert out.shape == (3, 2)
@@ -118,23 +125,23 @@ def test_the_relu_before_a_max_pooling_runs_after_it(monkeypatch):
     (lambda: [Dense(4, 4), Dense(4, 2)], False),
 ])
 def test_which_pairs_defer(layers, deferred):
-    from scratchcnn.adjacent import defers_activation
-    assert defers_activation(*layers()) is deferred
+    assert defers_relu(*layers()) is deferred
 
 
 @pytest.mark.parametrize("size, stride, height, width, reads", [
     (2, 2, 21, 22, (20, 22)),  # a last row that fills no window is not read
     (2, 2, 20, 21, (20, 20)),
-    (3, 1, 7, 8, (7, 8)),      # overlapping windows reach every pixel
+    (3, 1, 7, 8, None),        # overlapping windows reach every pixel
     (3, 2, 8, 9, (7, 9)),
     (2, 3, 8, 9, (8, 8)),      # gaps between windows: still up to the last window's end
 ])
-def test_pooling_reads_the_reach_of_its_windows(size, stride, height, width, reads):
-    assert PoolingLayer(size, stride).reads((4, height, width)) == reads
+def test_a_pooling_reads_the_reach_of_its_windows(size, stride, height, width, reads):
+    """A 1 x 1 convolution reads exactly the pixels the pooling after it reads."""
+    assert crop(ConvLayer(1, 4, 4), PoolingLayer(size, stride), (4, height, width)) == reads
 
 
-def test_convolution_reads_for_outputs():
-    assert ConvLayer(10, 3, 16, stride=2).reads_for_outputs((3, 50, 50), 20, 20) == (48, 48)
-    assert ConvLayer(3, 1, 2).reads_for_outputs((1, 9, 9), 6, 7) == (8, 9)
-    assert ConvLayer(3, 1, 2, padding=1).reads_for_outputs((1, 9, 9), 6, 6) is None  # padding: never cropped
-    assert Dense(4, 2).reads((4,)) is None and Flatten().reads_for_outputs((1, 2, 2), 1, 1) is None
+def test_a_convolution_reads_the_input_of_the_outputs_it_keeps():
+    assert crop(ConvLayer(10, 3, 16, stride=2), PoolingLayer(), (3, 50, 50)) == (48, 48)
+    assert crop(ConvLayer(3, 1, 2), PoolingLayer(), (1, 9, 10)) == (8, 10)
+    assert crop(ConvLayer(3, 1, 2, padding=1), PoolingLayer(), (1, 9, 9)) is None  # padding: never cropped
+    assert crop(Dense(4, 2), Dense(2, 2), (4,)) is None and crop(Flatten(), Dense(4, 2), (1, 2, 2)) is None

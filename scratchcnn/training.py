@@ -1,0 +1,189 @@
+"""Training: the epoch loop, and the step it repeats -- forward, loss, backward, optimizer.step.
+
+`Network.train` checks its arguments, then calls `fit`. Read this file top to bottom:
+`fit` runs the epochs, `run_epoch` the batches, `train_step` one step. How a step's rows
+are spread over the threads is the engine's business (engine/threads.py): `train_step`
+hands it the work for some rows, and on one thread those rows are the whole batch.
+"""
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import metrics, parallel
+from .callbacks import Callback, History, LogFile, ModelCheckpoint, ProgressBar
+from .layers.base import BuiltinLayer
+from .layers.regularization import Dropout
+
+
+@dataclass
+class Settings:
+    """What a training run was asked for (Network.train checks each value)."""
+
+    epochs: int
+    batch_size: int = 1
+    shuffle: bool = True
+    seed: int = 0
+    augment: Optional[Callable] = None  # augment(x_batch, rng) -> x_batch
+    initial_epoch: int = 0
+
+
+class NonFiniteLoss(Exception):
+    def __init__(self, loss, batch=None):
+        super().__init__(f"loss {loss} at batch {batch}")
+        self.loss, self.batch = loss, batch
+
+
+def fit(network, X, y, validation, loss, settings, callbacks, shards):
+    """Train `network` for settings.epochs epochs; `callbacks` (History first) see every batch and epoch."""
+    network.stop_training, network.stop_reason, network.trained = False, None, True
+    for callback in callbacks:
+        callback.on_train_begin({})
+    try:
+        for epoch in range(settings.initial_epoch, settings.epochs):
+            for callback in callbacks:
+                callback.on_epoch_begin(epoch, {})
+            with Rollback(network, epoch) as rollback:  # a NaN loss or Ctrl-C puts back the last epoch's weights
+                logs = run_epoch(network, X, y, loss, settings, epoch, callbacks, shards)
+            if rollback.stopped:
+                break
+            if validation is not None:
+                _, val_loss, val_accuracy = network.evaluate(*validation, loss.fn)
+                logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
+            logs["lr"] = network.optimizer.lr
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs)
+            if network.stop_training:
+                network.stop_reason = network.stop_reason or f"A callback stopped training after epoch {epoch + 1}."
+                break
+    finally:
+        for callback in callbacks:
+            callback.on_train_end({})
+    return callbacks[0]
+
+
+def run_epoch(network, X, y, loss, settings, epoch, callbacks, shards):
+    """One pass over the data, shuffled by (seed, epoch) so a resumed run draws exactly alike; the epoch's logs."""
+    rng = np.random.default_rng([settings.seed, epoch])
+    order = rng.permutation(len(X)) if settings.shuffle else np.arange(len(X))
+    for index, layer in enumerate(network.layers):  # dropout masks drawn from (seed, epoch, layer)
+        if isinstance(layer, Dropout):
+            layer.rng = np.random.default_rng([settings.seed, epoch, index + 1])
+    augment_rng = np.random.default_rng([settings.seed, epoch, 0]) if settings.augment is not None else None
+    total_loss, total_correct, seen, logs = 0.0, 0, 0, {}
+    for batch_index, start in enumerate(range(0, len(order), settings.batch_size)):
+        batch = Batch(X, y, order[start:start + settings.batch_size], settings.augment, augment_rng)
+        try:
+            batch_loss, correct = train_step(batch, loss, network.optimizer, shards)
+        except NonFiniteLoss as error:
+            raise NonFiniteLoss(error.loss, batch_index) from None
+        total_loss += batch_loss * batch.size
+        total_correct += correct
+        seen += batch.size
+        logs = {"loss": total_loss / seen, "accuracy": total_correct / seen}
+        for callback in callbacks:
+            callback.on_batch_end(batch_index, logs)
+        if network.stop_training:  # a callback (e.g. TerminateOnNaN) asked to stop after this batch
+            break
+    return logs
+
+
+def train_step(batch, loss, optimizer, shards):
+    """One optimisation step on `batch`: forward -> loss -> backward, then optimizer.step(). -> (loss, correct)."""
+    def forward_loss_backward(passes, start, stop):  # rows start:stop of the batch (on one thread: all of them)
+        x, y = batch.inputs(start, stop), batch.targets(start, stop)
+        out = passes.forward(x, training=True)                                     # (rows, K)
+        passes.backward(loss.gradient(y, out, batch.size), from_logits=loss.from_logits)
+        return loss.value(y, out), stop - start, metrics.count_correct(y, out)
+
+    parts = shards.run(batch.size, shards.bounds(batch.size, batch.sample_size), forward_loss_backward)
+    if len(parts) == 1:
+        batch_loss = parts[0][0]
+    else:  # each part is a mean over its rows: the batch's loss is their mean weighted by the rows
+        batch_loss = math.fsum(part * rows for part, rows, _ in parts) / batch.size
+    if not math.isfinite(batch_loss):
+        raise NonFiniteLoss(batch_loss)  # no update: the epoch is rolled back
+    optimizer.step()
+    return batch_loss, sum(correct for *_, correct in parts)
+
+
+class Batch:
+    """The samples X[rows] and targets y[rows] of one step; augmented as a whole first when the run augments.
+
+    Each thread gathers its own rows of X (`inputs(start, stop)`): a gather is a copy, and
+    two threads copy in half the time.
+    """
+
+    def __init__(self, X, y, rows, augment=None, rng=None):
+        self.X, self.y, self.rows = X, y, rows
+        self.size, self.sample_size = len(rows), X[0].size
+        self.augmented = augment(X[rows], rng) if augment is not None else None
+
+    def inputs(self, start, stop):
+        if self.augmented is not None:
+            return self.augmented[start:stop]
+        return self.X[self.rows[start:stop]]
+
+    def targets(self, start, stop):
+        return self.y[self.rows[start:stop]]
+
+
+class Rollback:
+    """`with Rollback(network, epoch)`: if the epoch ends in a NaN or inf loss, NaN or inf weights, or Ctrl-C,
+    put back the weights and optimiser state it started with, warn why (network.stop_reason) and set `stopped`."""
+
+    def __init__(self, network, epoch):
+        self.network, self.epoch, self.stopped = network, epoch, False
+
+    def __enter__(self):
+        self.weights = self.network.get_weights()
+        optimizer = self.network.optimizer
+        self.optimizer_state = (optimizer.iterations, [{key: value.copy() for key, value in state.items()}
+                                                        for state in optimizer.state])
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        epoch = self.epoch + 1
+        if kind is None:
+            if all(np.all(np.isfinite(param.value)) for param in self.network.parameters()):
+                return False
+            reason = (f"The weights became NaN or inf during epoch {epoch}; training stopped and the weights of the "
+                      f"last complete epoch ({epoch - 1}) were kept.")  # the last step overflowed them
+        elif issubclass(kind, NonFiniteLoss):
+            reason = (f"The loss became {error.loss} at epoch {epoch}, batch {error.batch + 1}; training stopped and "
+                      f"the weights of the last complete epoch ({epoch - 1}) were kept.")
+        elif issubclass(kind, KeyboardInterrupt):
+            reason = f"Interrupted during epoch {epoch}; the weights of the last complete epoch were kept."
+        else:
+            return False  # any other error reaches the caller as it is
+        self.network.set_weights(self.weights)
+        self.network.optimizer.iterations, self.network.optimizer.state = self.optimizer_state
+        self.network.stop_reason, self.stopped = reason, True
+        warnings.warn(reason, RuntimeWarning, stacklevel=4)
+        return True
+
+
+def make_callbacks(network, callbacks, verbose, log_file, checkpoint, epochs, steps, initial_epoch):
+    """History first, then the user's callbacks, the checkpoint, the progress display and the log file."""
+    hooks = [History(), *(callbacks or [])]
+    if checkpoint is not None:
+        hooks.append(ModelCheckpoint(checkpoint))
+    if verbose:
+        hooks.append(ProgressBar(epochs, steps, verbose))
+    if log_file is not None:
+        hooks.append(LogFile(log_file, epochs, append=initial_epoch > 0))
+    for hook in hooks:
+        if not isinstance(hook, Callback):
+            raise TypeError(f"callbacks must be scratchcnn Callback objects. Received: {type(hook).__name__}")
+        hook.set_network(network)
+    return hooks
+
+
+def thread_count(network, loss, batch_size):
+    """Threads a training step is split over: one on the reference engine, for a user's layer or loss function
+    (which may not be safe to run on replicas, or not a mean over samples), and for batches too small to share."""
+    if network.engine != "fast" or not loss.splits or not all(isinstance(l, BuiltinLayer) for l in network.layers):
+        return 1
+    return parallel.get_num_threads() if batch_size >= 2 * parallel.MIN_SHARD_SAMPLES else 1
