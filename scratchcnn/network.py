@@ -382,12 +382,14 @@ class Network:
 
         save_network(self, filepath)
 
-    def load_model(self, filepath):
+    def load_model(self, filepath, custom_layers=None):
         """Replace this network's layers, weights and optimiser with the file's; returns self."""
         from .saving import load_network
 
-        loaded = load_network(filepath)
+        loaded = load_network(filepath, custom_layers)
+        engine = self.engine  # the engine is this network's choice, not the file's
         self.__dict__.update(loaded.__dict__)
+        self.engine = engine
         return self
 
     def __getstate__(self):  # copies and pickles leave the plans (scratch memory, thread replicas) behind

@@ -264,21 +264,37 @@ def _check_layer_size(index, name, config, declared):
                              f"config.json declares {declared:,} for it.")
 
 
-def _build_layers(layer_configs, weight_specs):
+def _check_custom_layers(custom_layers):
+    """{name: Layer subclass}, or a ValueError saying what was received."""
+    from .layers import Layer
+
+    if custom_layers is None:
+        return {}
+    if not isinstance(custom_layers, dict) or not all(
+            isinstance(name, str) and isinstance(cls, type) and issubclass(cls, Layer)
+            for name, cls in custom_layers.items()):
+        raise ValueError("Received an invalid value for custom_layers, expected a dict of class names to Layer "
+                         f"subclasses, e.g. {{'Scale': Scale}}. Received: custom_layers={custom_layers!r}")
+    return dict(custom_layers)
+
+
+def _build_layers(layer_configs, weight_specs, custom_layers):
     declared = Counter()
     for spec in weight_specs:
         declared[spec["key"].split(".", 1)[0]] += math.prod(spec["shape"])
     layers = []
     for index, entry in enumerate(layer_configs):
         name = entry.get("class_name") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or name not in LAYER_CLASSES:
-            raise ModelFileError(f"Layer {index} has unknown class {str(name)[:100]!r}; "
-                                 f"known layers: {sorted(LAYER_CLASSES)}.")
+        if not isinstance(name, str) or name not in LAYER_CLASSES and name not in custom_layers:
+            raise ModelFileError(f"Layer {index} has unknown class {str(name)[:100]!r}; known layers: "
+                                 f"{sorted(LAYER_CLASSES)}. A layer of your own loads with "
+                                 f"load_model(path, custom_layers={{{str(name)[:100]!r}: YourLayerClass}}).")
         if not isinstance(entry.get("config"), dict):
             raise ModelFileError(f"Layer {index} ({name}) has no config object.")
-        _check_layer_size(index, name, entry["config"], declared[str(index)])
+        if name not in custom_layers:  # the user's own classes are trusted; their arrays are checked once built
+            _check_layer_size(index, name, entry["config"], declared[str(index)])
         try:
-            layers.append(LAYER_CLASSES[name].from_config(entry["config"]))
+            layers.append((custom_layers.get(name) or LAYER_CLASSES[name]).from_config(entry["config"]))
         except (TypeError, ValueError) as error:
             raise ModelFileError(f"Layer {index} ({name}) has an invalid config: {str(error)[:300]}") from None
     return layers
@@ -402,13 +418,13 @@ def _restore_optimizer(network, spec, arrays):
     return optimizer
 
 
-def _load(filepath):
+def _load(filepath, custom_layers):
     from .network import Network
 
     with zipfile.ZipFile(filepath) as archive:
         _check_archive(archive, MEMBERS, "The model file")
         config = _parse_config(_read_member(archive, "config.json", MAX_CONFIG_BYTES))
-        network = Network(_build_layers(config["layers"], config["weights"]), dtype=config["dtype"])
+        network = Network(_build_layers(config["layers"], config["weights"], custom_layers), dtype=config["dtype"])
         network.metadata = config.get("metadata", {})
         _check_network(network, config)
         weights = _read_member(archive, "weights.npz", _member_limit(config["weights"]))
@@ -422,12 +438,16 @@ def _load(filepath):
     return network
 
 
-def load_network(filepath):
-    """A new Network from a model file; ModelFileError for anything but a valid scratchcnn model."""
+def load_network(filepath, custom_layers=None):
+    """A new Network from a model file; ModelFileError for anything but a valid scratchcnn model.
+
+    custom_layers: {class name: Layer subclass} for the layers of your own the file names (Keras's custom_objects).
+    """
+    custom_layers = _check_custom_layers(custom_layers)
     if not os.path.isfile(filepath):
         raise FileNotFoundError(f"No model file at {filepath!r}.")
     try:
-        return _load(filepath)
+        return _load(filepath, custom_layers)
     except ModelFileError:
         raise
     except zipfile.BadZipFile as error:
@@ -437,6 +457,9 @@ def load_network(filepath):
         raise ModelFileError(f"{filepath!r} is damaged and cannot be read: {type(error).__name__}: {error}") from None
 
 
-def load_model(filepath):
-    """Load a model file written by Network.save_model and return a new Network."""
-    return load_network(filepath)
+def load_model(filepath, custom_layers=None):
+    """Load a model file written by Network.save_model and return a new Network (on the fast engine).
+
+    A model with layers of your own needs their classes: `load_model(path, custom_layers={"Scale": Scale})`.
+    """
+    return load_network(filepath, custom_layers)
