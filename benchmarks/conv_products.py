@@ -18,7 +18,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from scratchcnn.functional import conv, winograd
+from scratchcnn.functional import blocks, conv, winograd
 
 # net, layer, input channels, input size (padded), kernel, filters; then PyTorch's layer as
 # (channels, size, kernel, stride). D's 10x10 stride-2 layer runs here as what scratchcnn runs
@@ -67,7 +67,7 @@ def winograd_product_seconds(channels, size, k, filters, repeats, rng):
     group = winograd.group_size(out_size, filters)          # output columns per product row
     window = (group + k - 1) * channels
     per_image = points * tiles * out_size // group * window * 4
-    images = conv.image_blocks(1024, per_image)[0][1]
+    images = blocks.image_blocks(1024, per_image)[0][1]
     rows = images * tiles * out_size // group
     columns = rng.random((points, rows, window), dtype=np.float32)
     u = rng.random((points, window, group * filters), dtype=np.float32)
@@ -86,7 +86,7 @@ def main():
         for net, name, channels, size, k, filters, torch_layer in LAYERS:
             positions = (size - k + 1) ** 2
             depth = k * k * channels
-            images = conv.image_blocks(1024, positions * depth * 4)[0][1]  # the forward pass's block
+            images = blocks.image_blocks(1024, positions * depth * 4)[0][1]  # the forward pass's block
             columns = rng.random((images * positions, depth), dtype=np.float32)
             w_mat = rng.random((depth, filters), dtype=np.float32)
             out = np.empty((images * positions, filters), np.float32)

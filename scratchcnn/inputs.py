@@ -32,10 +32,10 @@ def all_finite(x):
 
     Each row's sum (a product with a vector of ones) is NaN or infinite as soon as one
     of its values is, so finite sums prove finite values; a sum can also overflow from
-    large finite values, and then the element-wise check decides. About 1.6x faster
-    than np.isfinite(x).all(), which also writes a boolean per value.
+    large finite values, and then the element-wise check decides. Faster than
+    np.isfinite(x).all(), which also writes a boolean per value.
     Call it where BLAS runs on one thread (parallel.map_shards's shards): after a
-    product on several threads, OpenBLAS keeps its workers spinning for about 0.1 s,
+    product on several threads, OpenBLAS keeps its workers spinning for a while,
     on the cores that the shards which follow would use.
     """
     if x.size == 0:

@@ -83,8 +83,7 @@ def map_shards(fn, bounds):
 
 def all_finite(x):
     """Whether the float array x (N, ...) holds no NaN and no inf: inputs.all_finite on its rows, split
-    across the threads as a batch would be (the whole X of a training run: net D, 1024 images, ~5 ms on
-    one thread with np.isfinite, before the first step)."""
+    across the threads as a batch would be (train checks its whole X before the first step)."""
     bounds = shard_bounds(len(x), x[0].size if len(x) else 0)
     if len(bounds) == 1 or not x.flags.c_contiguous:
         return bool(xp.all(xp.isfinite(x)))  # not inputs.all_finite: BLAS is on every thread here

@@ -3,30 +3,21 @@
 Tall kernels over many channels go to winograd.py instead; what follows is the im2col path.
 
 Both passes walk the batch in blocks of images whose im2col columns fit in the
-processor's cache (about BLOCK_BYTES). The forward pass writes a block's columns
+processor's cache (blocks.py). The forward pass writes a block's columns
 and at once multiplies them; the backward pass takes the block's share of the
 weight gradient and, from the same block, its column gradients, folded back into
 the input gradient. Between the passes the columns are kept only while the whole
-matrix is small (KEEP_BYTES, training only); otherwise the backward pass copies
+matrix is small (blocks.KEEP_BYTES, training only); otherwise the backward pass copies
 each block again from the input it cached: a second copy into cache costs less
 than storing every block to memory and reading it back, and a convolution's
 scratch memory then stays one block, whatever the batch size.
 """
 from ..backend import xp
-from . import winograd
+from . import blocks, winograd
 from .windows import channels_last, depth_to_space, extract_windows, fold_windows, output_size, space_to_depth
 from .workspace import output_array, scratch_array
 
-BLOCK_BYTES = 2 << 20                # im2col columns per block of images: about the size of a core's caches
 SHIFTED_COPIES_MIN_POSITIONS = 2048  # below this many output positions, k*k small copies cost more than one
-KEEP_BYTES = 8 << 20                 # training: a whole im2col matrix (Winograd: its transformed tiles) up to
-                                     # this size stays for the backward pass
-
-
-def image_blocks(num_images, bytes_per_image):
-    """[(start, stop), ...] over the images, each block's columns about BLOCK_BYTES (at least one image)."""
-    step = max(1, BLOCK_BYTES // max(1, bytes_per_image))
-    return [(start, min(num_images, start + step)) for start in range(0, num_images, step)]
 
 
 class _Columns:
@@ -36,7 +27,7 @@ class _Columns:
     row of k*C values is one contiguous run in the input and in the matrix.
     `write(start, stop)` (the forward pass) copies a block's columns; `read(start, stop)`
     (the backward pass) returns them again: copied afresh, or, when `keep` was asked
-    and the whole matrix is at most KEEP_BYTES (it then stays in cache between the
+    and the whole matrix is at most blocks.KEEP_BYTES (it then stays in cache between the
     passes), from where `write` left them. With one input channel and many positions,
     the matrix is k*k shifted copies of the images (runs of OW values rather than of
     k): built whole and kept when training, a block at a time otherwise.
@@ -51,7 +42,7 @@ class _Columns:
         self.rows = self.windows.reshape(n, oh, ow, k, k * channels)  # still a view: kw and C merge
         self.workspace = workspace
         matrix_bytes = n * self.positions * self.depth * x_padded.itemsize
-        self.blocks = image_blocks(n, matrix_bytes // n)
+        self.blocks = blocks.image_blocks(n, matrix_bytes // n)
         self.kept = None
         self.ones_column = False  # whether the matrix ends with a column of ones (the bias's, in both products)
         if channels == 1 and stride == 1 and n * self.positions >= SHIFTED_COPIES_MIN_POSITIONS:
@@ -62,7 +53,7 @@ class _Columns:
                 self.write = self.read = self._kept_block
             else:     # inference: one block at a time, so the copies stay in cache for their product
                 self.write = self.read = self._shifted_copies
-        elif keep and matrix_bytes <= KEEP_BYTES:
+        elif keep and matrix_bytes <= blocks.KEEP_BYTES:
             self.kept = self.scratch("cols", (n * self.positions, self.depth), x_padded.dtype)
             self.write, self.read = self._copy_block, self._kept_block
         else:
@@ -107,7 +98,7 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0, workspace=None, keep_co
     `workspace` (a Workspace) lends the blocks of columns their memory; without one
     they are fresh arrays. The cache holds the padded input, from which the backward
     pass copies the columns again, unless `keep_columns` (training, im2col) and the
-    whole matrix is at most KEEP_BYTES: then it keeps them.
+    whole matrix is at most blocks.KEEP_BYTES: then it keeps them.
     """
     num_filters, channels, k, _ = weight.shape
     n, _, height, width = x.shape

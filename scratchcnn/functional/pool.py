@@ -48,7 +48,7 @@ def _laid_out_like(x_nhwc, get, name, shape):
     """get(name, ...)'s array viewed as `shape` (N, rows, ...), its images and rows in x's memory order.
 
     A Winograd convolution's output at inference comes rows first (OH, N, OW, C): kept that way, a pass
-    over a row of every image is one loop over one run of memory (net D's pooling 1.6x).
+    over a row of every image is one loop over one run of memory (docs/performance.md).
     """
     if x_nhwc.strides[0] < x_nhwc.strides[1]:
         return get(name, (shape[1], shape[0], *shape[2:]), x_nhwc.dtype).swapaxes(0, 1)
@@ -106,8 +106,7 @@ def _one_winner_backward(g, x_nhwc, out, size):
     The caller has ruled out NaN maxima (no match at all), so as many matches as windows means one each.
     Each maximum and gradient is first repeated across its window's columns (a quarter of dx's
     values for 2x2), so the comparison and the product run along whole window rows of W*C
-    values: broadcast against the windows directly, NumPy's inner loops would be C values long
-    (16 for net D: 10 us per image against 6).
+    values: broadcast against the windows directly, NumPy's inner loops would be only C values long.
     """
     n, h, w, c = x_nhwc.shape
     oh = out.shape[1]

@@ -51,9 +51,8 @@ def space_to_depth(x, block, rows, cols, out=None):
     Each block x block square of pixels becomes one pixel of b*b*C channels, ordered
     (column in the block, row in the block, channel): out[n, i, j, (v, u, c)] = x[n, c, i*b + u, j*b + v].
     In that order the pixels of one input row, j*b + v, land b*C values apart, so each row of
-    blocks is a channels-last copy of the input rows i*b + u (one per u) over all the columns
-    (net D: 6 runs of 48 pixels per row of blocks, where the (u, v, c) order took 12 runs of 24,
-    reading every other pixel: about a third faster).
+    blocks is a channels-last copy of the input rows i*b + u (one per u) over all the columns:
+    half as many runs, each twice as long, as the (u, v, c) order, which reads every other pixel.
     """
     n, c = x.shape[:2]
     b = block

@@ -19,7 +19,7 @@ copy in runs of whole image rows. In float32 the error grows with the tile: F(4,
 forward is about 4e-6 relative where im2col is 5e-7 (MAX_TILE caps it). Both passes walk
 the batch in cache-sized blocks of images; the backward pass copies each block's windows
 again from the transformed tiles the forward pass kept (training, when the whole batch's
-are at most conv.KEEP_BYTES), else transforms the block again. A layer of few filters
+are at most blocks.KEEP_BYTES), else transforms the block again. A layer of few filters
 makes a thin product (F columns); there a row covers two neighbouring output columns
 (group_size, widen): a window of k+1 columns, 2F products, some weights zero. At
 inference, where a row of the transformed tiles is whole windows end to end, the products
@@ -34,7 +34,7 @@ from fractions import Fraction
 import numpy
 
 from ..backend import xp
-from . import conv  # conv imports this module too: read its BLOCK_BYTES, KEEP_BYTES and image_blocks at call time
+from . import blocks
 from .workspace import output_array, scratch_array
 
 POINTS = tuple(Fraction(p) for p in ("0", "1", "-1", "2", "-2", "1/2", "-1/2", "1/4"))  # the first a-1 are used
@@ -85,8 +85,8 @@ def transforms(m, k):
 
 
 @functools.lru_cache(maxsize=None)
-def _transforms_as(m, k, dtype, backend):
-    """transforms(m, k) as arrays of the backend's module and dtype (cast once, not on every call)."""
+def _transforms_as(m, k, dtype):
+    """transforms(m, k) as arrays of dtype (cast once, not on every call)."""
     return tuple(xp.asarray(t, dtype=dtype) for t in transforms(m, k))
 
 
@@ -106,10 +106,9 @@ def _float_array(rows):
 def group_size(out_width, num_filters):
     """Output columns per row of the products: 2 for narrow layers (fewer than NARROW filters) where OW allows.
 
-    A product of N filters is as wide as N: 16 (net D) runs BLAS at about 40 GFLOP/s here,
-    where a row of two neighbouring output columns (a window of k+1 kernel columns, 2*N
-    wide, a fifth of it zeros for k = 5) runs at about 48 and copies 0.6 times the windows:
-    D's predict 1.09x, training 1.08x. Net B's 32 filters gained nothing measurable (1.01x, 1.03x).
+    A product of N filters is only N wide, and BLAS runs narrow products below its best speed;
+    a row of two neighbouring output columns (a window of k+1 kernel columns, 2*N wide, some
+    of it zeros) runs faster and copies fewer window values (figures: docs/performance.md).
     """
     return 2 if num_filters < NARROW and out_width % 2 == 0 else 1
 
@@ -153,9 +152,8 @@ class _Tiles:
     The transforms run as one batched product per block: BT times each tile's a rows (a view
     of the image, as the tiles overlap), AT times each tile's a products. Each pass over a
     block is then a handful of NumPy calls, whatever the tile count: with a batch split
-    across threads, every call hands the GIL over, and many short calls kept the second
-    core waiting (D's layer ran 1.36x faster on two threads than on one with a gather of a
-    calls per block, 1.54x with one batched product).
+    across threads, every call hands the GIL over, and many short calls keep the other
+    thread waiting.
     """
 
     def __init__(self, x, weight_rows, m, workspace, keep=False):
@@ -173,7 +171,7 @@ class _Tiles:
             padded[:, :height] = x
             x = padded
         self.x, self.workspace = xp.ascontiguousarray(x), workspace
-        self.at, self.g, self.bt = _transforms_as(m, k, x.dtype.str, xp.module.__name__)
+        self.at, self.g, self.bt = _transforms_as(m, k, x.dtype.str)
         # Inference reads the windows in place (direct_products) where a row of W pixels is whole windows end
         # to end, and the windows `group` pixels later are again whole windows, and so on: `sets` of them.
         window_pixels = self.group + k - 1
@@ -181,12 +179,12 @@ class _Tiles:
         self.direct = (not keep and window_pixels % self.group == 0 and width % window_pixels == 0)
         self.slots = width // self.group    # product rows per tile row on the direct path (OW/group of them real)
         per_image = self.a * self.tiles * self.ow // self.group * self.window * x.itemsize  # one image's columns
-        self.blocks = conv.image_blocks(n, per_image)
+        self.blocks = blocks.image_blocks(n, per_image)
         # Training keeps the transformed tiles (k times smaller than the columns) for the backward pass, which
         # then only copies the windows again: the columns stay one block in cache, in both passes.
         transformed_shape = (self.a, n, self.tiles, width * channels)
         self.kept = None
-        if keep and math.prod(transformed_shape) * x.itemsize <= conv.KEEP_BYTES:
+        if keep and math.prod(transformed_shape) * x.itemsize <= blocks.KEEP_BYTES:
             self.kept = self.scratch("kept", transformed_shape, x.dtype)
 
     def scratch(self, name, shape, dtype):
@@ -226,8 +224,8 @@ class _Tiles:
         (rows x window) matrix over the whole block; the windows `group` pixels later are another, and `sets`
         such matrices hold every window. Each writes its product rows `sets` rows apart, so product row
         `slots*tile row + g` is output group g's; the last windows of some sets run past their tile row, into
-        the next or into the buffer's spare window: rows past OW/group, never read (net D's layer: a sixth more
-        product rows, where the copy wrote and read back about 115 KB of window columns per image)."""
+        the next or into the buffer's spare window: rows past OW/group, never read (a few more product rows,
+        where a copy would write and read back every window's columns)."""
         a, nb = self.a, stop - start
         (_, _, width, channels), itemsize = self.x.shape, self.x.itemsize
         tile_rows = nb * self.tiles
@@ -321,12 +319,11 @@ def winograd_forward(x, weight_rows, bias, m, workspace=None, keep_columns=False
     """x (N, H, W, C) channels-last, padded; weight_rows (k, k, C, F): kernel row, kernel column, channel, filter.
 
     Returns out (N, OH, OW, F) channels-last and the cache for winograd_backward, which keeps
-    the transformed input when `keep_columns` (training) and it is at most conv.KEEP_BYTES.
+    the transformed input when `keep_columns` (training) and it is at most blocks.KEEP_BYTES.
     At inference out is a view of rows-first memory, (OH, N, OW, F): the passes that follow
     (a pooling's, a ReLU) then run along a row of every image at once, NumPy merging the
-    images' runs of OW*F values into one loop (net D's pooling of 128 images: 6.3 against
-    10 us per image, out of cache). Training keeps images first, as the backward pass
-    reads the gradient image by image (rows first there cost D's training about 2 %).
+    images' runs of OW*F values into one loop. Training keeps images first, as the backward
+    pass reads the gradient image by image.
     """
     k, _, channels, num_filters = weight_rows.shape
     tiles = _Tiles(x, weight_rows, m, workspace, keep_columns)
@@ -370,7 +367,7 @@ def winograd_backward(g, cache, need_input_grad=True):
     for start, stop in tiles.blocks:
         dproducts = tiles.products_gradient(g, start, stop)                         # a, rows, F
         # the bias's gradient: the point 1's products gradient sums each tile's output rows; a BLAS product
-        # with ones sums it over the rows (ten times NumPy's sum here)
+        # with ones sums it over the rows (far faster than NumPy's sum along that axis)
         block_dbias = xp.dot(xp.ones(dproducts.shape[1], g.dtype), dproducts[ONE])  # dot: matmul keeps the GIL
         dbias = block_dbias if start == 0 else dbias + block_dbias
         cols = tiles.read(start, stop)

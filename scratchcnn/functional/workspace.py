@@ -7,12 +7,11 @@ one growing buffer and hands out views of its front pays them once.
 A layer's output is usually handed to its caller, so it is a fresh array. Inside
 `transient_outputs()` (Network.predict runs every piece of its input in one) the
 caller promises to be done with it once the next layer has run, and `output_array`
-then lends it from the layer's workspace too: on net D's predict, fresh outputs and
-inputs cost about three page faults per image on two threads (about 4 us each here);
-lent, 0.02 (benchmarks/bench_vs_torch.py prints them). Only outputs up to LEND_BYTES are
-lent: a layer keeps what it lends until the next call, so lending every output of a deep
-network would hold them all at once (the cats/dogs recipe's net: 477 MiB after a predict
-at batch 256), where fresh ones come and go one or two at a time.
+then lends it from the layer's workspace too: fresh outputs would cost page faults on
+every piece (benchmarks/bench_vs_torch.py prints them per image). Only outputs up to
+LEND_BYTES are lent: a layer keeps what it lends until the next call, so lending every
+output of a deep network would hold them all at once, where fresh ones come and go one
+or two at a time.
 """
 import contextlib
 import math

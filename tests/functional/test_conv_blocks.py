@@ -3,7 +3,7 @@ rebuilds each block's im2col columns or reads them where the forward pass left t
 import numpy as np
 import pytest
 
-from scratchcnn.functional import conv
+from scratchcnn.functional import blocks, conv
 from scratchcnn.functional.workspace import Workspace
 
 CASES = [  # channels, size, kernel, stride, padding, filters
@@ -33,15 +33,15 @@ def test_blocks_of_one_image_equal_one_block(monkeypatch, channels, size, k, str
     x, weight, bias, upstream = case_arrays(channels, size, k, stride, padding, filters)
     n = len(x)
     monkeypatch.setattr(conv, "SHIFTED_COPIES_MIN_POSITIONS", 1)
-    monkeypatch.setattr(conv, "BLOCK_BYTES", 1 << 40)
-    assert len(conv.image_blocks(n, 100)) == 1
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 1 << 40)
+    assert len(blocks.image_blocks(n, 100)) == 1
     whole = run(x, weight, bias, stride, padding, None, upstream)
-    monkeypatch.setattr(conv, "BLOCK_BYTES", 1)
-    assert len(conv.image_blocks(n, 100)) == n
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 1)
+    assert len(blocks.image_blocks(n, 100)) == n
     workspace = Workspace()
     # inference (columns rebuilt in the backward pass); training with columns rebuilt; training with them kept
     for keep_columns, keep_bytes in ((False, 1 << 40), (True, 0), (True, 1 << 40)):
-        monkeypatch.setattr(conv, "KEEP_BYTES", keep_bytes)
+        monkeypatch.setattr(blocks, "KEEP_BYTES", keep_bytes)
         for _ in range(2):  # the second pass reuses the workspace's buffers
             blocked = run(x, weight, bias, stride, padding, workspace, upstream, keep_columns=keep_columns)
             for got, expected in zip(blocked, whole):
@@ -52,7 +52,7 @@ def test_blocks_of_one_image_equal_one_block(monkeypatch, channels, size, k, str
 def test_one_channel_shifted_copies_equal_the_general_columns(monkeypatch, keep_columns):
     """The shifted copies end with a row of ones that carries the bias forward and sums its gradient backward."""
     x, weight, bias, upstream = case_arrays(1, 12, 5, 1, 1, 6)
-    monkeypatch.setattr(conv, "BLOCK_BYTES", 4 * 12 * 12 * 26 * 8)  # a few images per block
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 4 * 12 * 12 * 26 * 8)  # a few images per block
     results = {}
     for min_positions in (1, 1 << 40):  # shifted copies; the general (kh, kw, C) columns
         monkeypatch.setattr(conv, "SHIFTED_COPIES_MIN_POSITIONS", min_positions)
@@ -67,9 +67,9 @@ def test_backward_rebuilds_the_columns_unless_asked_to_keep_a_small_matrix(monke
     copies = []
     copy_block = conv._Columns._copy_block
     monkeypatch.setattr(conv._Columns, "_copy_block", lambda self, *a: copies.append(a) or copy_block(self, *a))
-    monkeypatch.setattr(conv, "BLOCK_BYTES", 1)  # a block per image
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 1)  # a block per image
     for keep_columns, keep_bytes, expected in ((False, 1 << 40, 2), (True, 1 << 40, 1), (True, 0, 2)):
-        monkeypatch.setattr(conv, "KEEP_BYTES", keep_bytes)
+        monkeypatch.setattr(blocks, "KEEP_BYTES", keep_bytes)
         copies.clear()
         run(x, weight, bias, 2, 0, Workspace(), upstream, keep_columns)
         assert len(copies) == expected * len(x), (keep_columns, keep_bytes)
@@ -77,7 +77,7 @@ def test_backward_rebuilds_the_columns_unless_asked_to_keep_a_small_matrix(monke
 
 @pytest.mark.parametrize("channels", [4, 1])  # 1: the shifted copies (k*k values and a one per position)
 def test_inference_scratch_memory_does_not_grow_with_the_batch(monkeypatch, channels):
-    monkeypatch.setattr(conv, "BLOCK_BYTES", 64 << 10)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 64 << 10)
     rng = np.random.default_rng(1)
     weight, bias = rng.normal(size=(8, channels, 5, 5)).astype(np.float32), np.zeros(8, np.float32)
     used = {}
@@ -86,13 +86,12 @@ def test_inference_scratch_memory_does_not_grow_with_the_batch(monkeypatch, chan
         conv.conv2d_forward(rng.normal(size=(n, channels, 20, 20)).astype(np.float32), weight, bias, 1, 0, workspace)
         used[n] = workspace.nbytes
     per_image = 16 * 16 * (25 * channels + (channels == 1)) * 4  # positions x depth float32 values
-    assert 0 < used[8] == used[64] <= max(conv.BLOCK_BYTES, per_image)
+    assert 0 < used[8] == used[64] <= max(blocks.BLOCK_BYTES, per_image)
 
 
 def test_image_blocks_cover_the_batch_in_order():
-    blocks = conv.image_blocks(10, conv.BLOCK_BYTES // 3)
-    assert blocks == [(0, 3), (3, 6), (6, 9), (9, 10)]
-    assert conv.image_blocks(2, conv.BLOCK_BYTES * 5) == [(0, 1), (1, 2)]  # at least one image per block
+    assert blocks.image_blocks(10, blocks.BLOCK_BYTES // 3) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    assert blocks.image_blocks(2, blocks.BLOCK_BYTES * 5) == [(0, 1), (1, 2)]  # at least one image per block
 
 
 @pytest.mark.parametrize("channels", [1, 3, 5])  # 3: a channel at a time; 5: one transpose

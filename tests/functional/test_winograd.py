@@ -4,7 +4,7 @@ dispatch takes it only where it saves multiplications."""
 import numpy as np
 import pytest
 
-from scratchcnn.functional import conv, winograd
+from scratchcnn.functional import blocks, conv, winograd
 from scratchcnn.functional.workspace import Workspace
 
 
@@ -65,8 +65,8 @@ def test_winograd_equals_im2col(monkeypatch, group, tile, channels, height, widt
 @pytest.mark.parametrize("keep_bytes", [0, 1 << 40])  # the backward pass transforms afresh / reads the kept tiles
 @pytest.mark.parametrize("block_bytes", [1, 1 << 40])  # a block per image; the whole batch in one block
 def test_winograd_blocks_workspace_and_weight_only_gradient(monkeypatch, block_bytes, keep_bytes):
-    monkeypatch.setattr(conv, "BLOCK_BYTES", block_bytes)
-    monkeypatch.setattr(conv, "KEEP_BYTES", keep_bytes)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(blocks, "KEEP_BYTES", keep_bytes)
     monkeypatch.setattr(winograd, "tile_size", lambda *args: 4)
     _, cache = conv.conv2d_forward(np.ones((2, 3, 11, 10)), np.ones((2, 3, 5, 5)), np.zeros(2), 1, 1, keep_columns=True)
     assert (cache[1][0].kept is not None) == bool(keep_bytes)
@@ -151,7 +151,7 @@ def test_inference_reads_the_windows_in_place_and_equals_im2col(monkeypatch, blo
                                                                  height, width, k, stride, direct):
     """direct_products: the products straight from the transformed tiles, the rows past OW/group (windows that
     run into the next tile row or the spare window) never reach an output, even when the scratch holds NaN."""
-    monkeypatch.setattr(conv, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(winograd, "group_size", lambda out_width, filters: group if out_width % group == 0 else 1)
     rng = np.random.default_rng(4)
     x = rng.normal(size=(3, channels, height, width))

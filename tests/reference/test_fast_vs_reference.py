@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from scratchcnn import reference as R
-from scratchcnn.functional import activations, batchnorm, conv, dropout, global_pool, linear, pool, winograd
+from scratchcnn.functional import activations, batchnorm, blocks, conv, dropout, global_pool, linear, pool, winograd
 from scratchcnn.functional.workspace import Workspace
 
 TOLERANCE = {np.float64: 1e-9, np.float32: 1e-4}
@@ -115,7 +115,7 @@ def test_conv2d(monkeypatch, row, dtype):
     channels, filters, k, stride, padding, sizes, options, expected = CONV[row]
     for name, key in (("BLOCK_BYTES", "block_bytes"), ("KEEP_BYTES", "keep_bytes")):
         if key in options:
-            monkeypatch.setattr(conv, name, options[key])
+            monkeypatch.setattr(blocks, name, options[key])
     calls = []
     spy(monkeypatch, winograd, "winograd_forward", calls)
     workspace = Workspace() if options.get("workspace") else None
