@@ -48,6 +48,16 @@ def mse_loss_derivative(y_true, y_pred):
     return 2 * (y_pred - y_true) / y_pred.size
 
 
+def mae_loss(y_true, y_pred):
+    """Mean absolute error over every element."""
+    return float(xp.mean(xp.abs(y_pred - y_true)))
+
+
+def mae_loss_derivative(y_true, y_pred):
+    """d mae / d p = sign(p - y) / size (0 where p == y)."""
+    return xp.sign(y_pred - y_true) / y_pred.size
+
+
 def _batch_size(y_pred):
     return y_pred.shape[0] if y_pred.ndim > 1 else 1
 
@@ -74,7 +84,12 @@ LOSSES = {
     "categorical_crossentropy": (categorical_crossentropy, categorical_crossentropy_derivative),
     "mse": (mse_loss, mse_loss_derivative),
     "mse_loss": (mse_loss, mse_loss_derivative),
+    "mean_squared_error": (mse_loss, mse_loss_derivative),
+    "mae": (mae_loss, mae_loss_derivative),
+    "mae_loss": (mae_loss, mae_loss_derivative),
+    "mean_absolute_error": (mae_loss, mae_loss_derivative),
 }
+CLASSIFICATION = (bce_loss, categorical_crossentropy)  # the losses whose runs report accuracy by default
 
 
 def fused_gradient(loss_fn, loss_fn_derivative, activation):
@@ -99,6 +114,7 @@ class Loss:
 
     def __init__(self, loss_fn, loss_fn_derivative, output_activation=None):
         self.fn, self.derivative = loss_fn, loss_fn_derivative
+        self.classification = loss_fn in CLASSIFICATION
         self.fused = fused_gradient(loss_fn, loss_fn_derivative, output_activation)
         self.from_logits = self.fused is not None
         self.splits = any(loss_fn is fn and loss_fn_derivative is derivative for fn, derivative in LOSSES.values())
@@ -120,6 +136,18 @@ def get(name_or_fn):
     for loss, derivative in LOSSES.values():
         if name_or_fn is loss:
             return loss, derivative
-    if isinstance(name_or_fn, str) and name_or_fn in LOSSES:
-        return LOSSES[name_or_fn]
-    raise ValueError(f"Received an unknown loss, expected one of {sorted(LOSSES)}. Received: loss={name_or_fn!r}")
+    if isinstance(name_or_fn, str) and name_or_fn.lower() in LOSSES:
+        return LOSSES[name_or_fn.lower()]
+    raise ValueError(f"Received an unknown loss, expected one of {sorted(LOSSES)} or a loss function with its "
+                     f"derivative. Received: loss={name_or_fn!r}")
+
+
+def resolve(loss_fn, loss_fn_derivative=None):
+    """(loss, derivative) from a name, a built-in loss function (its derivative looked up with it), or a pair of
+    functions of your own."""
+    if loss_fn_derivative is None:
+        return get(loss_fn)
+    if isinstance(loss_fn, str) or isinstance(loss_fn_derivative, str):
+        raise ValueError("Received a loss named by string together with a derivative, expected the name alone "
+                         f"(its derivative is looked up with it). Received: {loss_fn!r}, {loss_fn_derivative!r}")
+    return loss_fn, loss_fn_derivative

@@ -252,3 +252,66 @@ def count_correct(y_true, y_pred):
     if y_pred.shape[1] > 1:
         return int((y_pred.argmax(axis=1) == y_true.argmax(axis=1)).sum())
     return int(((y_pred >= BINARY_THRESHOLD) == (y_true >= BINARY_THRESHOLD)).sum())
+
+
+# -- the figures a training run reports, batch by batch ------------------------------
+class Metric:
+    """A figure reported during training and evaluation: `total(y_true, y_pred)` sums it over a batch's rows
+    (targets already (N, K) like the outputs), so an epoch's value is the exact mean over its samples."""
+
+    def __init__(self, name, total):
+        self.name, self.total = name, total
+
+    def __repr__(self):
+        return f"Metric({self.name!r})"
+
+
+class TopKAccuracy(Metric):
+    """Whether the true class is among the k most probable ones: `TopKAccuracy(k=5)`, reported as 'top_5_accuracy'."""
+
+    def __init__(self, k=5):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"Received an invalid value for k, expected a positive integer. Received: k={k!r}")
+        self.k = int(k)
+        super().__init__(f"top_{self.k}_accuracy", self._total)
+
+    def _total(self, y_true, y_pred):
+        if y_pred.shape[1] < 2:
+            raise ValueError(f"{self.name} needs (N, K) class probabilities with K > 1, received outputs of shape "
+                             f"{tuple(y_pred.shape)}.")
+        true_scores = y_pred[np.arange(len(y_pred)), y_true.argmax(axis=1)]
+        higher = (y_pred > true_scores[:, None]).sum(axis=1)  # classes ranked above the true one
+        return int((higher < self.k).sum())
+
+
+def _absolute_error(y_true, y_pred):
+    return float(np.abs(y_pred - y_true).reshape(len(y_pred), -1).mean(axis=1).sum())
+
+
+def _squared_error(y_true, y_pred):
+    return float(((y_pred - y_true) ** 2).reshape(len(y_pred), -1).mean(axis=1).sum())
+
+
+_NAMED = {
+    "accuracy": lambda: Metric("accuracy", count_correct),
+    "acc": lambda: Metric("accuracy", count_correct),
+    "mae": lambda: Metric("mae", _absolute_error),
+    "mean_absolute_error": lambda: Metric("mae", _absolute_error),
+    "mse": lambda: Metric("mse", _squared_error),
+    "mean_squared_error": lambda: Metric("mse", _squared_error),
+    "top_k_accuracy": lambda: TopKAccuracy(5),
+    "top_k_categorical_accuracy": lambda: TopKAccuracy(5),
+}
+
+
+def get(metric):
+    """A Metric from a name ('accuracy', 'mae', 'mse', 'top_k_accuracy'), a Metric, or a function
+    fn(y_true, y_pred) -> the batch's mean (reported under the function's name)."""
+    if isinstance(metric, Metric):
+        return metric
+    if isinstance(metric, str) and metric.lower() in _NAMED:
+        return _NAMED[metric.lower()]()
+    if callable(metric) and not isinstance(metric, str):
+        return Metric(getattr(metric, "__name__", "metric"), lambda y, p: float(metric(y, p)) * len(p))
+    raise ValueError(f"Received an unknown metric, expected one of {sorted(set(_NAMED))}, a scratchcnn.metrics.Metric "
+                     f"or a function metric(y_true, y_pred). Received: metric={metric!r}")

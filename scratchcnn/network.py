@@ -1,9 +1,11 @@
 """Network: the report's sequential model, trained with mini-batches, optimisers and callbacks."""
 import math
+import warnings
 
 import numpy as np
 
-from . import losses, metrics, optimizers, parallel, training
+from . import losses, optimizers, parallel, training
+from . import metrics as metrics_module
 from .backend import xp
 from .engine import Passes, Plan, check_engine
 from .engine.threads import TrainingShards, predict_pieces
@@ -13,6 +15,7 @@ from .layers import Layer
 from .layers.base import BuiltinLayer
 
 PREDICT_KEEP_BYTES = 32 << 20  # a layer's inference buffers past this are freed at the end of predict
+_DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.001}  # Keras's
 
 
 class Network:
@@ -190,37 +193,66 @@ class Network:
         """
         self._plans = {}
 
-    def evaluate(self, X, y, loss_fn, batch_size=256):
-        """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report."""
-        if not callable(loss_fn):
-            raise ValueError(f"Received a loss_fn that is not callable, expected e.g. categorical_crossentropy. "
-                             f"Received: loss_fn={loss_fn!r}")
-        X = self._prepare_inputs(X, "X", check_values=False)
-        outputs = self._predict_batches(X, check_int("batch_size", batch_size), "X")
+    def evaluate(self, X, y=None, loss_fn=None, batch_size=256, *, metrics=None, return_dict=False):
+        """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report.
+
+        `loss_fn` is a loss function or its name ('categorical_crossentropy', 'mse', ...); None
+        takes compile()'s. accuracy is None for a regression loss (mse, mae). With
+        return_dict=True: {'loss': ..., and each metric's name: value} (metrics=None: accuracy for
+        a classification loss, none for regression). X may be a batch source (see train), y then None.
+        """
+        loss_fn = self._compiled_loss(loss_fn)[0]
+        batch_size = check_int("batch_size", batch_size)
+        if training.is_batch_source(X):
+            X, y = self._gather_source(X, y)
+        else:
+            X = self._prepare_inputs(X, "X", check_values=False)
+        outputs = self._predict_batches(X, batch_size, "X")
         y = prepare_targets(y, outputs.shape[-1] if outputs.ndim > 1 else 1, len(outputs), self.dtype)
-        return outputs, float(loss_fn(y, outputs)), metrics.accuracy(y, outputs)
+        loss = float(loss_fn(y, outputs))
+        classification = loss_fn in losses.CLASSIFICATION or not any(loss_fn is fn for fn, _ in losses.LOSSES.values())
+        if not return_dict:
+            return outputs, loss, (metrics_module.accuracy(y, outputs) if classification else None)
+        chosen = self._metrics(metrics, loss_fn)
+        return {"loss": loss, **{metric.name: metric.total(y, outputs) / len(outputs) for metric in chosen}}
 
     # -- training -------------------------------------------------------------
-    def train(self, X, y, epochs, learning_rate, loss_fn, loss_fn_derivative, log_file="default_log.txt",
+    def train(self, X, y, epochs, learning_rate, loss_fn, loss_fn_derivative=None, log_file="default_log.txt",
               val_X=None, val_y=None, *, batch_size=1, optimizer="sgd", shuffle=True, seed=None, verbose=1,
-              callbacks=None, initial_epoch=0, validation_split=0.0, augment=None, checkpoint=None):
+              callbacks=None, initial_epoch=0, validation_split=0.0, validation_data=None, augment=None,
+              checkpoint=None, metrics=None, class_names=None):
         """Train on X (N, *input_shape) and labels y; returns a History. The loop is scratchcnn/training.py.
 
-        The positional arguments are the report's. `batch_size` defaults to 1 (the
-        report's per-sample SGD); `optimizer` is 'sgd', 'adam' or an Optimizer over
-        `network.parameters()`; `seed` fixes the initial weights (of a network not
-        trained yet), the shuffling, dropout and augmentation; `verbose` 0/1/2 is
-        silent, a progress bar, or one line per epoch; `log_file=None` writes no log.
-        `validation_split` holds out the last fraction of X (before shuffling, as
-        Keras does) when no val_X is given; `augment(x_batch, rng)` transforms each
-        training batch; `checkpoint=path` saves the model atomically after every epoch.
-        `initial_epoch=k` resumes a loaded model at epoch k exactly where it stopped.
+        The positional arguments are the report's; `loss_fn` may also be a loss's name
+        ('categorical_crossentropy', 'bce_loss', 'mse', 'mae'), its derivative then looked up.
+        `batch_size` defaults to 1 (the report's per-sample SGD); `optimizer` is 'sgd',
+        'adam', 'rmsprop' or an Optimizer; `seed` fixes the initial weights (of a network not
+        trained yet), the shuffling, dropout and augmentation; `verbose` 0/1/2 is silent, a
+        progress bar, or one line per epoch; `log_file=None` writes no log. Validation data
+        is `validation_data=(X, y)` (or val_X, val_y), else `validation_split` holds out the
+        last fraction of X (before shuffling, as Keras does). `metrics`: names or Metrics
+        reported beside the loss (default: accuracy for a classification loss, none for
+        regression). `augment(x_batch, rng)` transforms each training batch;
+        `checkpoint=path` saves the model atomically after every epoch; `initial_epoch=k`
+        resumes a loaded model at epoch k exactly where it stopped.
+
+        X may instead be a batch source (y None): anything with len() batches and
+        source[i] -> (X_batch, y_batch), such as load_image_folder(..., lazy=True); it
+        batches and shuffles itself, and data that does not fit in memory trains batch by batch.
+
+        The first run records the input shape (and `class_names`, when given or known from
+        the source) in network.metadata, so the CLI can use the saved model.
 
         A NaN or inf loss stops training with a warning naming the epoch and batch,
         and puts back the weights and optimiser state of the last complete epoch;
         so does Ctrl-C (KeyboardInterrupt). `network.stop_reason` says why it stopped.
         """
-        X, y, validation = self._training_data(X, y, val_X, val_y, validation_split)
+        loss_fn, loss_fn_derivative = losses.resolve(loss_fn, loss_fn_derivative)
+        if validation_data is not None:
+            if val_X is not None:
+                raise ValueError("Received both validation_data and val_X, expected one of them.")
+            val_X, val_y = self._validation_pair(validation_data)
+        data, validation = self._training_data(X, y, val_X, val_y, validation_split)
         settings = training.Settings(check_int("epochs", epochs), check_int("batch_size", batch_size))
         settings.initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
         if verbose not in (0, 1, 2):
@@ -230,16 +262,54 @@ class Network:
         if augment is not None and not callable(augment):
             raise ValueError(f"Received an augment that is not callable, expected augment(x_batch, rng). Received: {augment!r}")
         settings.shuffle, settings.augment = bool(shuffle), augment
-        self._check_loss(loss_fn, loss_fn_derivative, y)
+        self._check_loss(loss_fn, loss_fn_derivative, data)
         loss = losses.Loss(loss_fn, loss_fn_derivative, getattr(self.layers[-1], "activation", None))
+        settings.metrics = tuple(self._metrics(metrics, loss_fn))
         settings.seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else as_seed(seed)
+        self._record_metadata(data, class_names)
         if not self.trained:
             self.initialize(settings.seed)
         self.optimizer = self._make_optimizer(optimizer, learning_rate)
         callbacks = training.make_callbacks(self, callbacks, verbose, log_file, checkpoint, settings.epochs,
-                                            -(-len(X) // settings.batch_size), settings.initial_epoch)
-        shards = self._plan(X.shape[1:], "train", training.thread_count(self, loss, settings.batch_size))
-        return training.fit(self, X, y, validation, loss, settings, callbacks, shards)
+                                            data.steps(settings.batch_size), settings.initial_epoch)
+        shards = self._plan(data.sample_shape, "train", training.thread_count(self, loss, settings.batch_size))
+        return training.fit(self, data, validation, loss, settings, callbacks, shards)
+
+    def compile(self, optimizer="rmsprop", loss="categorical_crossentropy", metrics=None, learning_rate=None):
+        """Keras's spelling: choose the optimiser ('sgd', 'adam', 'rmsprop' or an Optimizer), the loss (a name or a
+        loss function) and the metrics for fit() and evaluate(); returns self.
+
+        A named optimiser takes Keras's default learning rate (sgd 0.01, adam and rmsprop 0.001) unless
+        `learning_rate` is given."""
+        loss_fn, derivative = losses.resolve(loss)
+        if isinstance(optimizer, str):
+            name = optimizer.lower()
+            if name not in _DEFAULT_LEARNING_RATES:
+                raise ValueError(f"Received an invalid value for optimizer, expected 'sgd', 'adam', 'rmsprop' or an "
+                                 f"Optimizer. Received: optimizer={optimizer!r}")
+            learning_rate = _DEFAULT_LEARNING_RATES[name] if learning_rate is None else learning_rate
+        elif not isinstance(optimizer, optimizers.Optimizer):
+            raise ValueError(f"Received an invalid value for optimizer, expected 'sgd', 'adam', 'rmsprop' or an "
+                             f"Optimizer. Received: optimizer={optimizer!r}")
+        if learning_rate is not None:
+            optimizers.check_learning_rate(learning_rate)
+        self._compiled = {"optimizer": optimizer, "learning_rate": learning_rate, "loss": (loss_fn, derivative),
+                          "metrics": [metrics_module.get(metric) for metric in (metrics or [])]}
+        return self
+
+    def fit(self, x, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, initial_epoch=0, *, seed=None, augment=None, checkpoint=None,
+            class_names=None, log_file=None):
+        """Keras's spelling of train(): after compile(), train on x and y for `epochs`; returns a History."""
+        if getattr(self, "_compiled", None) is None:
+            raise RuntimeError("Network.fit needs compile() first, e.g. network.compile(optimizer='adam', "
+                               "loss='categorical_crossentropy', metrics=['accuracy']).")
+        compiled = self._compiled
+        return self.train(x, y, epochs, compiled["learning_rate"], *compiled["loss"], log_file=log_file,
+                          batch_size=batch_size, optimizer=compiled["optimizer"], shuffle=shuffle, seed=seed,
+                          verbose=verbose, callbacks=callbacks, initial_epoch=initial_epoch,
+                          validation_split=validation_split, validation_data=validation_data, augment=augment,
+                          checkpoint=checkpoint, metrics=compiled["metrics"] or None, class_names=class_names)
 
     # -- weights --------------------------------------------------------------
     def get_weights(self):
@@ -270,10 +340,10 @@ class Network:
             if learning_rate is not None:
                 optimizer.lr = float(learning_rate)
             return optimizer
-        names = {"sgd": optimizers.SGD, "adam": optimizers.Adam}
-        if not isinstance(optimizer, str) or optimizer.lower() not in names:
-            raise ValueError(
-                f"Received an invalid value for optimizer, expected 'sgd', 'adam' or an Optimizer. Received: optimizer={optimizer!r}")
+        names = {"sgd": optimizers.SGD, "adam": optimizers.Adam, "rmsprop": getattr(optimizers, "RMSprop", None)}
+        if not isinstance(optimizer, str) or names.get(optimizer.lower()) is None:
+            raise ValueError(f"Received an invalid value for optimizer, expected 'sgd', 'adam', 'rmsprop' or an "
+                             f"Optimizer. Received: optimizer={optimizer!r}")
         cls = names[optimizer.lower()]
         if learning_rate is None:
             raise ValueError("Received learning_rate=None, expected a positive learning rate for a named optimizer.")
@@ -333,28 +403,107 @@ class Network:
         return ("C", "H", "W")
 
     def _training_data(self, X, y, val_X, val_y, validation_split):
-        """(X, y, validation or None), holding out the last validation_split of X when no val_X is given."""
-        if not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1):
+        """(training.Arrays or training.Source, validation (X, y) or None), holding out the last validation_split
+        of X when no validation data is given."""
+        if not (isinstance(validation_split, (int, float)) and not isinstance(validation_split, bool)
+                and 0 <= validation_split < 1):
             raise ValueError(f"Received an invalid value for validation_split, expected a fraction in [0, 1). "
                              f"Received: validation_split={validation_split!r}")
-        X, y = self._prepare_data(X, y, "X", "y")
+        validation = None
         if val_X is not None:
-            return X, y, self._prepare_data(val_X, val_y, "val_X", "val_y")
-        if validation_split:
+            validation = (val_X, val_y) if training.is_batch_source(val_X) else \
+                self._prepare_data(val_X, val_y, "val_X", "val_y")
+        if training.is_batch_source(X):
+            if y is not None:
+                raise ValueError("Received a batch source as X together with y, expected the source alone: "
+                                 "source[i] returns (X_batch, y_batch).")
+            if validation_split:
+                raise ValueError("validation_split cannot split a batch source; pass validation_data=(X, y) or a "
+                                 "second source instead.")
+            if len(X) == 0:
+                raise ValueError("Received a batch source with no batches (len 0), expected at least one.")
+            return training.Source(X, lambda xb, yb: self._prepare_data(xb, yb, "a batch's X", "a batch's y")), \
+                validation
+        X, y = self._prepare_data(X, y, "X", "y")
+        if validation is None and validation_split:
             cut = len(X) - int(round(len(X) * validation_split))
             if cut < 1 or cut == len(X):
                 raise ValueError(f"validation_split={validation_split} leaves {cut} of {len(X)} samples for training; "
                                  "expected both parts to be non-empty.")
-            return X[:cut], y[:cut], (X[cut:], y[cut:])
-        return X, y, None
+            X, y, validation = X[:cut], y[:cut], (X[cut:], y[cut:])
+        return training.Arrays(X, y), validation
+
+    @staticmethod
+    def _validation_pair(validation_data):
+        if training.is_batch_source(validation_data):
+            return validation_data, None
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("Received an invalid value for validation_data, expected a pair (X, y) or a batch "
+                             f"source. Received: a {type(validation_data).__name__}"
+                             f"{f' of length {len(validation_data)}' if hasattr(validation_data, '__len__') else ''}")
+        return validation_data[0], validation_data[1]
+
+    def _gather_source(self, source, y):
+        """Every batch of a batch source, checked and joined: (X, y) for evaluate."""
+        if y is not None:
+            raise ValueError("Received a batch source as X together with y, expected the source alone.")
+        parts = [self._prepare_data(*source[i], "a batch's X", "a batch's y") for i in range(len(source))]
+        if not parts:
+            raise ValueError("Received a batch source with no batches (len 0), expected at least one.")
+        return xp.concatenate([x for x, _ in parts]), xp.concatenate([t for _, t in parts])
 
     def _prepare_data(self, X, y, x_name, y_name):
         if y is None:
             raise ValueError(f"Received {x_name} without {y_name}: labels are needed.")
+        unscaled = _looks_unscaled(X)
         X = self._prepare_inputs(X, x_name)
+        if unscaled:
+            warnings.warn(f"{x_name} looks unscaled ({unscaled}); networks train best on inputs scaled to about "
+                          "[0, 1], e.g. X / 255 for 8-bit images.", UserWarning, stacklevel=4)
         return X, prepare_targets(y, self._output_dim(X.shape[1:]), len(X), self.dtype, name=y_name)
 
-    def _check_loss(self, loss_fn, loss_fn_derivative, y):
+    def _compiled_loss(self, loss_fn):
+        """(loss, derivative) of `loss_fn` (a function or a name), or compile()'s when None."""
+        if loss_fn is None:
+            if getattr(self, "_compiled", None) is None:
+                raise ValueError("Received no loss_fn, and compile() named none: pass loss_fn, e.g. "
+                                 "'categorical_crossentropy'.")
+            return self._compiled["loss"]
+        if isinstance(loss_fn, str):
+            return losses.get(loss_fn)
+        if not callable(loss_fn):
+            raise ValueError(f"Received a loss_fn that is not callable, expected e.g. categorical_crossentropy or its "
+                             f"name. Received: loss_fn={loss_fn!r}")
+        return loss_fn, None
+
+    @staticmethod
+    def _metrics(metrics, loss_fn):
+        """The Metrics a run reports: those asked for, else accuracy for a classification loss (none for regression)."""
+        if metrics is None:
+            classification = loss_fn in losses.CLASSIFICATION
+            return [metrics_module.get("accuracy")] if classification else []
+        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+            metrics = [metrics]
+        chosen = [metrics_module.get(metric) for metric in metrics]
+        names = [metric.name for metric in chosen]
+        if len(set(names)) != len(names) or "loss" in names:
+            raise ValueError(f"Received metrics with repeated names (or one named 'loss'): {names}.")
+        return chosen
+
+    def _record_metadata(self, data, class_names):
+        """The input shape, and class names when known, for the model file (the CLI reads them)."""
+        self.metadata.setdefault("input_shape", [int(d) for d in data.sample_shape])
+        names = class_names if class_names is not None else getattr(getattr(data, "source", None), "class_names", None)
+        if names is not None:
+            names = [str(name) for name in names]
+            outputs = self._output_dim(tuple(data.sample_shape))
+            if len(names) != max(outputs, 2):
+                raise ValueError(f"Received {len(names)} class names for a network of {outputs} output unit(s), "
+                                 f"expected {max(outputs, 2)}.")
+            self.metadata["class_names"] = names
+
+    def _check_loss(self, loss_fn, loss_fn_derivative, data):
+        y = getattr(data, "y", None)  # a batch source's labels are checked batch by batch
         if not callable(loss_fn) or not callable(loss_fn_derivative):
             raise ValueError(
                 f"Received a loss_fn or loss_fn_derivative that is not callable. Received: {loss_fn!r}, {loss_fn_derivative!r}")
@@ -364,7 +513,7 @@ class Network:
             raise ValueError(f"Received loss_fn={loss_fn.__name__} with loss_fn_derivative={loss_fn_derivative.__name__}, "
                              f"expected its own derivative {derivatives[loss_fn].__name__}.")
         activation = getattr(self.layers[-1], "activation", None)
-        outputs = y.shape[1]
+        outputs = self._output_dim(tuple(data.sample_shape))
         if loss_fn is losses.bce_loss and activation == "softmax":
             raise ValueError(
                 f"Received loss_fn=bce_loss after a {outputs}-way softmax, expected categorical_crossentropy "
@@ -372,7 +521,7 @@ class Network:
         if loss_fn is losses.categorical_crossentropy and outputs == 1:
             raise ValueError("Received loss_fn=categorical_crossentropy for a single output unit (its loss is always 0), "
                              "expected bce_loss with a sigmoid output, or more output classes.")
-        if loss_fn is losses.bce_loss and (y.min() < 0 or y.max() > 1):
+        if loss_fn is losses.bce_loss and y is not None and (y.min() < 0 or y.max() > 1):
             raise ValueError("Received labels outside [0, 1] for bce_loss, expected 0-1 targets.")
 
     # -- saving ---------------------------------------------------------------
@@ -399,3 +548,16 @@ class Network:
 
     def __repr__(self):
         return f"Network({len(self.layers)} layers, {self.count_params():,} parameters)"
+
+
+def _looks_unscaled(X):
+    """A short description when X looks like raw pixel values (uint8, or values far outside [0, 1]), else ''."""
+    dtype = getattr(X, "dtype", None)
+    if dtype is not None and dtype == np.uint8:
+        return "dtype uint8"
+    try:
+        array = np.asarray(X, dtype=np.float64) if dtype is None else X
+        largest = float(np.max(np.abs(array))) if np.size(array) and np.issubdtype(array.dtype, np.number) else 0.0
+    except (TypeError, ValueError):
+        return ""  # not numbers: the input checks say so
+    return f"values up to {largest:g}" if np.isfinite(largest) and largest > 10 else ""

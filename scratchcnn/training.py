@@ -28,6 +28,7 @@ class Settings:
     seed: int = 0
     augment: Optional[Callable] = None  # augment(x_batch, rng) -> x_batch
     initial_epoch: int = 0
+    metrics: tuple = ()                  # scratchcnn.metrics.Metric objects, reported beside the loss
 
 
 class NonFiniteLoss(Exception):
@@ -36,8 +37,9 @@ class NonFiniteLoss(Exception):
         self.loss, self.batch = loss, batch
 
 
-def fit(network, X, y, validation, loss, settings, callbacks, shards):
-    """Train `network` for settings.epochs epochs; `callbacks` (History first) see every batch and epoch."""
+def fit(network, data, validation, loss, settings, callbacks, shards):
+    """Train `network` on `data` (Arrays or Source) for settings.epochs epochs; `callbacks` (History first) see
+    every batch and epoch; `validation` (None, or what network.evaluate takes as X and y) is scored each epoch."""
     network.stop_training, network.stop_reason, network.trained = False, None, True
     for callback in callbacks:
         callback.on_train_begin({})
@@ -46,12 +48,12 @@ def fit(network, X, y, validation, loss, settings, callbacks, shards):
             for callback in callbacks:
                 callback.on_epoch_begin(epoch, {})
             with Rollback(network, epoch) as rollback:  # a NaN loss or Ctrl-C puts back the last epoch's weights
-                logs = run_epoch(network, X, y, loss, settings, epoch, callbacks, shards)
+                logs = run_epoch(network, data, loss, settings, epoch, callbacks, shards)
             if rollback.stopped:
                 break
             if validation is not None:
-                _, val_loss, val_accuracy = network.evaluate(*validation, loss.fn)
-                logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
+                scores = network.evaluate(*validation, loss.fn, metrics=settings.metrics, return_dict=True)
+                logs.update({f"val_{name}": value for name, value in scores.items()})
             logs["lr"] = network.optimizer.lr
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
@@ -64,39 +66,38 @@ def fit(network, X, y, validation, loss, settings, callbacks, shards):
     return callbacks[0]
 
 
-def run_epoch(network, X, y, loss, settings, epoch, callbacks, shards):
+def run_epoch(network, data, loss, settings, epoch, callbacks, shards):
     """One pass over the data, shuffled by (seed, epoch) so a resumed run draws exactly alike; the epoch's logs."""
-    rng = np.random.default_rng([settings.seed, epoch])
-    order = rng.permutation(len(X)) if settings.shuffle else np.arange(len(X))
     for index, layer in enumerate(network.layers):  # dropout masks drawn from (seed, epoch, layer)
         if isinstance(layer, Dropout):
             layer.rng = np.random.default_rng([settings.seed, epoch, index + 1])
-    augment_rng = np.random.default_rng([settings.seed, epoch, 0]) if settings.augment is not None else None
-    total_loss, total_correct, seen, logs = 0.0, 0, 0, {}
-    for batch_index, start in enumerate(range(0, len(order), settings.batch_size)):
-        batch = Batch(X, y, order[start:start + settings.batch_size], settings.augment, augment_rng)
+    totals, seen, logs = dict.fromkeys(["loss", *(metric.name for metric in settings.metrics)], 0.0), 0, {}
+    for batch_index, batch in enumerate(data.batches(settings, epoch)):
         try:
-            batch_loss, correct = train_step(batch, loss, network.optimizer, shards)
+            batch_loss, batch_totals = train_step(batch, loss, network.optimizer, shards, settings.metrics)
         except NonFiniteLoss as error:
             raise NonFiniteLoss(error.loss, batch_index) from None
-        total_loss += batch_loss * batch.size
-        total_correct += correct
+        totals["loss"] += batch_loss * batch.size
+        for name, value in batch_totals.items():
+            totals[name] += value
         seen += batch.size
-        logs = {"loss": total_loss / seen, "accuracy": total_correct / seen}
+        logs = {name: value / seen for name, value in totals.items()}
         for callback in callbacks:
             callback.on_batch_end(batch_index, logs)
         if network.stop_training:  # a callback (e.g. TerminateOnNaN) asked to stop after this batch
             break
+    data.on_epoch_end()
     return logs
 
 
-def train_step(batch, loss, optimizer, shards):
-    """One optimisation step on `batch`: forward -> loss -> backward, then optimizer.step(). -> (loss, correct)."""
+def train_step(batch, loss, optimizer, shards, metrics=()):
+    """One optimisation step on `batch`: forward -> loss -> backward, then optimizer.step().
+    -> (the batch's loss, {metric name: its sum over the batch's rows})."""
     def forward_loss_backward(passes, start, stop):  # rows start:stop of the batch (on one thread: all of them)
         x, y = batch.inputs(start, stop), batch.targets(start, stop)
         out = passes.forward(x, training=True)                                     # (rows, K)
         passes.backward(loss.gradient(y, out, batch.size), from_logits=loss.from_logits)
-        return loss.value(y, out), stop - start, metrics.count_correct(y, out)
+        return loss.value(y, out), stop - start, [metric.total(y, out) for metric in metrics]
 
     parts = shards.run(batch.size, shards.bounds(batch.size, batch.sample_size), forward_loss_backward)
     if len(parts) == 1:
@@ -106,7 +107,58 @@ def train_step(batch, loss, optimizer, shards):
     if not math.isfinite(batch_loss):
         raise NonFiniteLoss(batch_loss)  # no update: the epoch is rolled back
     optimizer.step()
-    return batch_loss, sum(correct for *_, correct in parts)
+    return batch_loss, {metric.name: sum(part[2][i] for part in parts) for i, metric in enumerate(metrics)}
+
+
+class Arrays:
+    """Training data held in memory: X (N, *input_shape) and targets y (N, K), batched in a shuffled order."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+        self.sample_shape = X.shape[1:]
+
+    def batches(self, settings, epoch):
+        rng = np.random.default_rng([settings.seed, epoch])
+        order = rng.permutation(len(self.X)) if settings.shuffle else np.arange(len(self.X))
+        augment_rng = np.random.default_rng([settings.seed, epoch, 0]) if settings.augment is not None else None
+        for start in range(0, len(order), settings.batch_size):
+            yield Batch(self.X, self.y, order[start:start + settings.batch_size], settings.augment, augment_rng)
+
+    def steps(self, batch_size):
+        return -(-len(self.X) // batch_size)
+
+    def on_epoch_end(self):
+        pass
+
+
+class Source:
+    """Training data from a batch source (Keras's PyDataset): `len(source)` batches, `source[i] -> (X_batch,
+    y_batch)`, each checked by `prepare(X_batch, y_batch) -> (X, y)`; `source.on_epoch_end()`, if it has one,
+    runs after every epoch (to reshuffle). The source's own order is kept: it batches and shuffles itself."""
+
+    def __init__(self, source, prepare):
+        self.source, self.prepare = source, prepare
+        first_x, _ = prepare(*source[0])
+        self.sample_shape = first_x.shape[1:]
+
+    def batches(self, settings, epoch):
+        augment_rng = np.random.default_rng([settings.seed, epoch, 0]) if settings.augment is not None else None
+        for index in range(len(self.source)):
+            X, y = self.prepare(*self.source[index])
+            yield Batch(X, y, np.arange(len(X)), settings.augment, augment_rng)
+
+    def steps(self, batch_size):
+        return len(self.source)
+
+    def on_epoch_end(self):
+        if callable(getattr(self.source, "on_epoch_end", None)):
+            self.source.on_epoch_end()
+
+
+def is_batch_source(data):
+    """Whether `data` is a batch source (has __len__ and __getitem__, and is not an array or a list of samples)."""
+    return (hasattr(data, "__len__") and hasattr(data, "__getitem__") and not hasattr(data, "shape")
+            and not isinstance(data, (list, tuple)))
 
 
 class Batch:

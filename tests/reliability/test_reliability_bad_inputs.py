@@ -109,7 +109,10 @@ CATALOGUE = [
                  ["categorical_crossentropy", "single output unit"], id="train-cce-on-one-sigmoid"),
     pytest.param(train(X=X_BINARY, y=[0, 2, 1, 0, 1, 0], loss=BCE, network=binary_net), ValueError,
                  ["outside [0, 1]", "bce_loss"], id="train-bce-labels-outside-0-1"),
-    pytest.param(train(loss=("categorical_crossentropy", CCE[1])), ValueError, ["not callable"], id="train-loss-not-callable"),
+    pytest.param(train(loss=("categorical_crossentropy", CCE[1])), ValueError, ["named by string together with a derivative"],
+                 id="train-loss-name-with-a-derivative"),
+    pytest.param(train(loss=(42, CCE[1])), ValueError, ["not callable"], id="train-loss-not-callable"),
+    pytest.param(train(loss=("hinge", None)), ValueError, ["unknown loss", "'hinge'"], id="train-loss-unknown-name"),
     pytest.param(train(loss=(categorical_crossentropy, bce_loss_derivative)), ValueError,
                  ["categorical_crossentropy", "bce_loss_derivative"], id="train-loss-and-derivative-mismatch"),
     # -- Network.train: hyperparameters ---------------------------------------------------------
@@ -157,8 +160,8 @@ CATALOGUE = [
     pytest.param(evaluate(X=with_value(X, (0, 0, 1, 1), np.nan)), ValueError, ["NaN or inf in X"], id="evaluate-nan-in-X"),
     pytest.param(evaluate(X=np.zeros((6, 3, 8, 8))), ValueError, ["(3, 8, 8)", "depth=1"], id="evaluate-wrong-channels"),
     pytest.param(evaluate(batch_size=-1), ValueError, ["batch_size=-1"], id="evaluate-batch-size-negative"),
-    pytest.param(evaluate(loss_fn="categorical_crossentropy"), ValueError, ["loss_fn", "not callable"],
-                 id="evaluate-loss-not-callable"),
+    pytest.param(evaluate(loss_fn=42), ValueError, ["loss_fn", "not callable"], id="evaluate-loss-not-callable"),
+    pytest.param(evaluate(loss_fn="hinge"), ValueError, ["unknown loss", "'hinge'"], id="evaluate-loss-unknown-name"),
     pytest.param(evaluate(X=X[0], y=Y[:1]), ValueError, ["(1, 8, 8)"], id="evaluate-one-unbatched-sample"),
     # -- Network.summary ---------------------------------------------------------------------------------
     pytest.param(summary(), ValueError, ["needs a sample", "input_shape"], id="summary-nothing-given"),
