@@ -274,9 +274,22 @@ def _check_layer_size(index, name, config, declared):
                              f"config.json declares {declared:,} for it.")
 
 
+def layers_from_config(layer_configs):
+    """Layers from a list like config.json's 'layers': [{"class_name": "ConvLayer", "config": {...}}, ...].
+
+    Each layer is built by its class's from_config; an unknown class or an invalid config raises
+    ModelFileError naming the layer.
+    """
+    if not isinstance(layer_configs, list) or not layer_configs:
+        raise ModelFileError("Received an invalid layer config, expected a non-empty list of "
+                             f"{{'class_name': ..., 'config': {{...}}}} entries. Received: {str(layer_configs)[:200]}")
+    return _build_layers(layer_configs, None)
+
+
 def _build_layers(layer_configs, weight_specs):
+    """The layers; with weight_specs (a model file's), each layer's config must imply its declared weights."""
     declared = Counter()
-    for spec in weight_specs:
+    for spec in weight_specs or []:
         declared[spec["key"].split(".", 1)[0]] += math.prod(spec["shape"])
     layers = []
     for index, entry in enumerate(layer_configs):
@@ -286,7 +299,8 @@ def _build_layers(layer_configs, weight_specs):
                                  f"known layers: {sorted(LAYER_CLASSES)}.")
         if not isinstance(entry.get("config"), dict):
             raise ModelFileError(f"Layer {index} ({name}) has no config object.")
-        _check_layer_size(index, name, entry["config"], declared[str(index)])
+        if weight_specs is not None:
+            _check_layer_size(index, name, entry["config"], declared[str(index)])
         try:
             layers.append(LAYER_CLASSES[name].from_config(entry["config"]))
         except (TypeError, ValueError) as error:

@@ -41,9 +41,9 @@ class ImageFolderBatches:
     def __init__(self, files, labels, class_names, size, mode, batch_size=32, shuffle=False, seed=0, prefetch=2):
         self.files = [str(file) for file in files]
         self.labels = np.asarray(labels, dtype=np.int64)
-        if len(self.files) != len(self.labels) or not self.files:
+        if len(self.files) != len(self.labels):
             raise ValueError(f"Received {len(self.files)} files and {len(self.labels)} labels, expected as many "
-                             "labels as files, and at least one file.")
+                             "labels as files.")
         self.class_names = list(class_names)
         self.input_shape = (1 if mode == "L" else 3, int(size[0]), int(size[1]))
         self.num_samples = len(self.files)
@@ -190,14 +190,13 @@ def _decode_batch(files, labels, size, mode, indices):
     """The images files[indices] -> float32 (B, C, H, W) in [0, 1], and labels[indices] (B,)."""
     from PIL import Image
 
+    from .image_folder import _decode  # the eager loader's decoding, so both give the same pixels
+
     height, width = size
-    channels = 1 if mode == "L" else 3
-    batch = np.empty((len(indices), height, width, channels), dtype=np.uint8)  # (B, H, W, C)
+    batch = np.empty((len(indices), height, width, 1 if mode == "L" else 3), dtype=np.uint8)  # (B, H, W, C)
     for row, index in enumerate(indices):
         try:
-            with Image.open(files[index]) as image:
-                image = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
-            batch[row] = np.asarray(image, dtype=np.uint8).reshape(height, width, channels)
+            batch[row] = _decode(Image, files[index], size, mode)
         except (*_DECODE_ERRORS, Image.DecompressionBombError) as error:
             raise ImageDecodeError(f"Could not decode the image file '{files[index]}': {type(error).__name__}: "
                                    f"{error}") from error

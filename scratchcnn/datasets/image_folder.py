@@ -82,12 +82,14 @@ def load_image_folder(path, size=(50, 50), color="rgb", split=(0.8, 0.1, 0.1), s
     return (*outputs, class_names)
 
 
-def _lazy_sources(class_folders, size, mode, split, seed, batch_size, shuffle):
-    """ImageFolderBatches over the image files of the class folders: one, or (train, test, val)."""
-    from .image_batches import ImageFolderBatches
+def list_image_files(path):
+    """``(files, labels, class_names)``: every image file (by extension, IMAGE_EXTENSIONS) under the class
+    folders of ``path``, in sorted order, with its class index (int64 (N,)); nothing is decoded."""
+    return _image_files(_class_folders(path))
 
-    batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size")
-    shuffle = True if shuffle is None else shuffle
+
+def _image_files(class_folders):
+    """list_image_files for class folders already found."""
     files, labels = [], []
     for label, folder in enumerate(class_folders):
         found = [file for file in _class_files(folder) if file.suffix.lower() in IMAGE_EXTENSIONS]
@@ -98,7 +100,33 @@ def _lazy_sources(class_folders, size, mode, split, seed, batch_size, shuffle):
             f"Invalid image folder '{class_folders[0].parent}': expected at least one image file "
             f"({', '.join(IMAGE_EXTENSIONS)}) in its class folders. Received: none in {[f.name for f in class_folders]}"
         )
-    names, labels = [folder.name for folder in class_folders], np.array(labels, dtype=np.int64)
+    return files, np.array(labels, dtype=np.int64), [folder.name for folder in class_folders]
+
+
+def load_image(file, size=(50, 50), color="rgb"):
+    """One image file -> float32 (C, H, W) in [0, 1], decoded as load_image_folder decodes each of its files.
+
+    A file Pillow cannot read raises ImageDecodeError (a ValueError) naming it.
+    """
+    from .image_batches import ImageDecodeError
+
+    size, mode, Image = _check_size(size), _check_color(color), _import_pillow()
+    try:
+        array = _decode(Image, file, size, mode)  # (H, W, C) uint8
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
+        raise ImageDecodeError(f"Could not decode the image file '{file}': {type(error).__name__}: {error}") from error
+    images = array.transpose(2, 0, 1).astype(np.float32)  # (C, H, W)
+    images /= 255.0
+    return images
+
+
+def _lazy_sources(class_folders, size, mode, split, seed, batch_size, shuffle):
+    """ImageFolderBatches over the image files of the class folders: one, or (train, test, val)."""
+    from .image_batches import ImageFolderBatches
+
+    batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size")
+    shuffle = True if shuffle is None else shuffle
+    files, labels, names = _image_files(class_folders)
 
     def source(indices, shuffled):
         return ImageFolderBatches([files[i] for i in indices], labels[indices], names, size, mode,
