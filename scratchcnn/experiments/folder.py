@@ -45,16 +45,8 @@ def train_folder(data_path, net, out_dir, size=None, color=None, epochs=10, batc
         The results dict also written to results.json. The model is saved with metadata
         input_shape (C, H, W) and class_names, which predict, evaluate and explain read.
     """
-    epochs, batch_size = check_int("epochs", epochs), check_int("batch_size", batch_size)
-    optimizer = _check_optimizer(optimizer)
-    learning_rate = DEFAULT_LEARNING_RATES[optimizer] if learning_rate is None else \
-        optimizers.check_learning_rate(learning_rate)
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
-            or not 0 <= validation_split < 1:
-        raise ValueError(f"Received an invalid value for validation_split, expected a fraction in [0, 1). "
-                         f"Received: validation_split={validation_split!r}")
-    if limit is not None:
-        check_int("limit", limit)
+    epochs, batch_size, learning_rate, optimizer = _check_settings(epochs, batch_size, learning_rate, optimizer,
+                                                                   validation_split, limit)
     augment = PHOTO_AUGMENTATION if augment is True else (augment or None)
     class_names = list_classes(data_path)
     if len(class_names) < 2:
@@ -68,8 +60,8 @@ def train_folder(data_path, net, out_dir, size=None, color=None, epochs=10, batc
     network.metadata = {"input_shape": list(input_shape), "class_names": class_names, "color": color, "net": str(net)}
     print_fn(f"Training {net} on {len(train_x)} images of {data_path} ({len(class_names)} classes: "
              f"{', '.join(class_names)}), {len(val_x)} held out for validation")
-    print_fn(f"Training: {epochs} epoch{'s' if epochs > 1 else ''}, batch size {batch_size}, {optimizer}, lr {learning_rate:g}, "
-             f"{_LOSS_NAMES[loss_name]}{', augmented' if augment else ''}")
+    print_fn(f"Training: {epochs} epoch{'s' if epochs > 1 else ''}, batch size {batch_size}, {optimizer}, "
+             f"lr {learning_rate:g}, {_LOSS_NAMES[loss_name]}{', augmented' if augment else ''}")
     network.summary(input_shape=input_shape, print_fn=print_fn)
     os.makedirs(out_dir, exist_ok=True)
     loss_fn, loss_derivative = losses.get(loss_name)
@@ -78,15 +70,37 @@ def train_folder(data_path, net, out_dir, size=None, color=None, epochs=10, batc
         train_x, train_y, epochs, learning_rate, loss_fn, loss_derivative, log_file=os.path.join(out_dir, "train_log.txt"),
         val_X=val_x if len(val_x) else None, val_y=val_y if len(val_x) else None, batch_size=batch_size,
         optimizer=optimizer_for(network, optimizer, learning_rate), seed=seed, verbose=verbose, augment=augment)
-    seconds = time.perf_counter() - start
+    results = {"data": str(data_path), "net": str(net), "class_names": class_names, "epochs": len(history.epoch),
+               "train_seconds": round(time.perf_counter() - start, 1), "train_samples": int(len(train_x)),
+               "validation_samples": int(len(val_x)), "seed": seed}
+    return _save_and_report(network, history, data_path, out_dir, (val_x, val_y), loss_fn, results, print_fn)
+
+
+def _check_settings(epochs, batch_size, learning_rate, optimizer, validation_split, limit):
+    """(epochs, batch_size, learning_rate, optimizer name) checked; the optimiser's default lr for None."""
+    epochs, batch_size = check_int("epochs", epochs), check_int("batch_size", batch_size)
+    if not isinstance(optimizer, str) or optimizer.lower() not in optimizers.OPTIMIZER_NAMES:
+        raise ValueError(f"Received an invalid value for optimizer, expected one of "
+                         f"{sorted(optimizers.OPTIMIZER_NAMES)}. Received: optimizer={optimizer!r}")
+    optimizer = optimizer.lower()
+    learning_rate = DEFAULT_LEARNING_RATES[optimizer] if learning_rate is None else \
+        optimizers.check_learning_rate(learning_rate)
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
+            or not 0 <= validation_split < 1:
+        raise ValueError(f"Received an invalid value for validation_split, expected a fraction in [0, 1). "
+                         f"Received: validation_split={validation_split!r}")
+    if limit is not None:
+        check_int("limit", limit)
+    return epochs, batch_size, learning_rate, optimizer
+
+
+def _save_and_report(network, history, data_path, out_dir, validation, loss_fn, results, print_fn):
+    """The model, the validation report and the curves in out_dir, and results.json listing them; returns results."""
     name = os.path.basename(os.path.normpath(str(data_path))) or "model"
     model_path = os.path.join(out_dir, f"{name}.model")
     network.save_model(model_path)
-    results = {"data": str(data_path), "net": str(net), "class_names": class_names, "epochs": len(history.epoch),
-               "train_seconds": round(seconds, 1), "train_samples": int(len(train_x)),
-               "validation_samples": int(len(val_x)), "seed": seed, "files": [model_path]}
-    report = _validation_report(network, val_x, val_y, loss_fn, class_names, out_dir, print_fn)
-    results["files"] += report.pop("files", []) + _curves(history, out_dir)
+    report = _validation_report(network, *validation, loss_fn, results["class_names"], out_dir, print_fn)
+    results["files"] = [model_path, *report.pop("files", []), *_curves(history, out_dir)]
     results.update(report)
     write_results(out_dir, results)
     print_fn(f"Model, log and report are in {os.path.abspath(out_dir)}/ (model: {model_path})")
@@ -161,13 +175,6 @@ def optimizer_for(network, name, learning_rate):
         network.optimizer.lr = learning_rate
         return network.optimizer
     return cls(network.parameters(), lr=learning_rate)
-
-
-def _check_optimizer(name):
-    if not isinstance(name, str) or name.lower() not in optimizers.OPTIMIZER_NAMES:
-        raise ValueError(f"Received an invalid value for optimizer, expected one of "
-                         f"{sorted(optimizers.OPTIMIZER_NAMES)}. Received: optimizer={name!r}")
-    return name.lower()
 
 
 def _check_size(size):
