@@ -1,6 +1,7 @@
 """Callbacks: hooks the training loop calls, with Keras's names. History is one of them."""
 import inspect
 import math
+import numbers
 import os
 import sys
 import time
@@ -145,7 +146,7 @@ def _improvement_test(monitor, mode, min_delta):
 
 
 def _check_verbose(verbose):
-    if not isinstance(verbose, int) or verbose not in (0, 1):  # True and False are 1 and 0
+    if not isinstance(verbose, numbers.Integral) or verbose not in (0, 1):  # True and False are 1 and 0
         raise ValueError(f"Received an invalid value for verbose, expected 0 (silent) or 1 (a line when the callback "
                          f"acts). Received: verbose={verbose!r}")
     return int(verbose)

@@ -1,4 +1,4 @@
-"""Figures for training curves, confusion matrices, filters, feature maps and image samples.
+"""Figures for training curves, confusion matrices, filters, feature maps, image samples, saliency maps and Grad-CAM.
 
 matplotlib is an optional extra (``pip install scratchcnn[plot]``) imported inside each function.
 Figures are built with ``matplotlib.figure.Figure`` on an Agg canvas, so no pyplot global state is
