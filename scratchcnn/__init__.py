@@ -10,12 +10,12 @@ from .layers import ConvLayer, Dense, Flatten, Layer, MultiClassDense, Parameter
 from .layers import Activation, BatchNorm, Dropout, GlobalAveragePooling  # noqa: E402
 from .network import Network  # noqa: E402
 from .profiler import profile  # noqa: E402
-from .optimizers import SGD, Adam  # noqa: E402
+from .optimizers import SGD, Adam, RMSprop  # noqa: E402
 from .parallel import get_num_threads, set_num_threads  # noqa: E402
-from .saving import ModelFileError, load_model  # noqa: E402
+from .saving import ModelFileError, load_model, load_weights, save_weights  # noqa: E402
 
 __all__ = ["Network", "ConvLayer", "PoolingLayer", "Flatten", "Dense", "MultiClassDense", "Layer", "Parameter",
            "Dropout", "BatchNorm", "Activation", "GlobalAveragePooling",
-           "SGD", "Adam", "Callback", "History", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
-           "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "Augmentation", "check_gradients", "profile", "get_num_threads", "set_num_threads", "ModelFileError", "load_model",
+           "SGD", "Adam", "RMSprop", "Callback", "History", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
+           "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "Augmentation", "check_gradients", "profile", "get_num_threads", "set_num_threads", "ModelFileError", "load_model", "load_weights", "save_weights",
            "callbacks", "functional", "initializers", "losses", "metrics", "optimizers", "schedules", "__version__"]

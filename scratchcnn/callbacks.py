@@ -1,9 +1,11 @@
 """Callbacks: hooks the training loop calls, with Keras's names. History is one of them."""
 import inspect
 import math
+import numbers
 import os
 import sys
 import time
+import warnings
 
 from .inputs import check_int
 
@@ -131,6 +133,9 @@ def _improvement_test(monitor, mode, min_delta):
 
     `worst` (+inf or -inf) is the starting best that every finite value improves on, as in Keras: a NaN never is best.
     """
+    if not isinstance(monitor, str) or not monitor:
+        raise ValueError(f"Received an invalid value for monitor, expected the name of a logged figure such as "
+                         f"'val_loss'. Received: monitor={monitor!r}")
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"Received an invalid value for mode, expected 'auto', 'min' or 'max'. Received: mode={mode!r}")
     if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not math.isfinite(min_delta):
@@ -140,22 +145,73 @@ def _improvement_test(monitor, mode, min_delta):
     return (lambda current, best: current < best - abs(min_delta)), math.inf
 
 
-def _monitored(logs, monitor, who):
-    if monitor not in (logs or {}):
-        raise ValueError(f"{who} monitors {monitor!r}, but the logs hold only {sorted(logs or {})}. "
-                         "Pass validation data for val_* metrics.")
-    return logs[monitor]
+def _check_verbose(verbose):
+    if not isinstance(verbose, numbers.Integral) or verbose not in (0, 1):  # True and False are 1 and 0
+        raise ValueError(f"Received an invalid value for verbose, expected 0 (silent) or 1 (a line when the callback "
+                         f"acts). Received: verbose={verbose!r}")
+    return int(verbose)
 
 
-class EarlyStopping(Callback):
+def _say(message):
+    """Print a callback's message on its own line, clear of a running progress bar (tqdm.write moves it aside)."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=sys.stdout)
+
+
+class MonitorCallback(Callback):
+    """A callback that watches one figure of the logs, `monitor`, such as 'val_loss'.
+
+    check_monitor(has_validation) is called before the first epoch: a val_* monitor without validation
+    data warns there, once, and the callback then carries on without acting (as Keras does). A monitor
+    missing from the logs for any other reason raises ValueError at the end of the epoch.
+    """
+
+    monitor = "val_loss"
+    _monitor_unavailable = False
+
+    def check_monitor(self, has_validation):
+        """Warn (RuntimeWarning) if `monitor` is a validation figure and there is no validation data; returns
+        whether the monitor will be available."""
+        self._monitor_unavailable = self._uses_monitor() and self.monitor.startswith("val_") and not has_validation
+        if self._monitor_unavailable:
+            warnings.warn(f"{type(self).__name__} monitors {self.monitor!r}, but training has no validation data "
+                          "(pass validation_data=(X, y), val_X and val_y, or validation_split): it will do nothing.", RuntimeWarning,
+                          stacklevel=3)
+        return not self._monitor_unavailable
+
+    def _uses_monitor(self):
+        return True
+
+    def _current(self, logs):
+        """The monitored value, or None when check_monitor found that it cannot be there."""
+        if self.monitor in (logs or {}):
+            return logs[self.monitor]
+        if self._monitor_unavailable:
+            return None
+        raise ValueError(f"{type(self).__name__} monitors {self.monitor!r}, but the logs hold only "
+                         f"{sorted(logs or {})}. Pass validation data for val_* metrics.")
+
+
+def check_monitors(callbacks, has_validation):
+    """Before the first epoch: warn about every callback whose val_* monitor cannot be there without validation data."""
+    for callback in callbacks:
+        if isinstance(callback, MonitorCallback):
+            callback.check_monitor(has_validation)
+
+
+class EarlyStopping(MonitorCallback):
     """Stop when `monitor` has not improved by min_delta for `patience` epochs; optionally restore the best weights.
 
     As in Keras, the best weights are put back at the end of training whether or not it stopped early.
+    verbose=1 prints a line when it stops training and when it restores weights.
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto", restore_best_weights=False):
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto", restore_best_weights=False,
+                 verbose=0):
         self.monitor, self.restore_best_weights = monitor, restore_best_weights
         self.patience = check_int("patience", patience, minimum=0)
+        self.verbose = _check_verbose(verbose)
         self._better, self._worst = _improvement_test(monitor, mode, min_delta)
         self.on_train_begin()
 
@@ -163,7 +219,9 @@ class EarlyStopping(Callback):
         self.best, self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = self._worst, 0, None, None, None
 
     def on_epoch_end(self, epoch, logs=None):
-        current = _monitored(logs, self.monitor, "EarlyStopping")
+        current = self._current(logs)
+        if current is None:
+            return
         improved = self._better(current, self.best)
         if improved or self.best_epoch is None:  # until something improves (a NaN), the first epoch is the best
             self.best_epoch = epoch
@@ -178,41 +236,76 @@ class EarlyStopping(Callback):
             self.network.stop_training = True
 
     def on_train_end(self, logs=None):
+        if self.verbose and self.stopped_epoch is not None:
+            _say(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                _say(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             self.network.set_weights(self.best_weights)
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitorCallback):
     """Save the model after each epoch (atomically), or only when `monitor` improves with save_best_only.
 
     `filepath` may hold format fields: 'ckpt-{epoch:02d}-{val_loss:.3f}.model' (epoch counts from 1).
-    As in Keras, the best value seen is kept across train() calls.
+    With save_weights_only, only the weights are written (saving.save_weights: load them with
+    saving.load_weights into a network built alike). As in Keras, the best value seen is kept across
+    train() calls. verbose=1 prints a line for every epoch's decision.
     """
 
-    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
-        self.filepath, self.monitor, self.save_best_only = filepath, monitor, save_best_only
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", save_weights_only=False,
+                 verbose=0):
+        if not isinstance(filepath, (str, os.PathLike)) or not os.fspath(filepath):
+            raise ValueError(f"Received an invalid value for filepath, expected a file path. Received: filepath={filepath!r}")
+        for name, value in (("save_best_only", save_best_only), ("save_weights_only", save_weights_only)):
+            if not isinstance(value, bool):
+                raise ValueError(f"Received an invalid value for {name}, expected True or False. Received: {name}={value!r}")
+        self.filepath, self.monitor, self.save_best_only = os.fspath(filepath), monitor, save_best_only
+        self.save_weights_only, self.verbose = save_weights_only, _check_verbose(verbose)
         self._better, self.best = _improvement_test(monitor, mode, 0.0)
+
+    def _uses_monitor(self):
+        return self.save_best_only  # saving after every epoch never reads the monitor
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        what = "weights" if self.save_weights_only else "model"
         if self.save_best_only:
-            current = _monitored(logs, self.monitor, "ModelCheckpoint")
-            if not self._better(current, self.best):
+            current = self._current(logs)
+            if current is None:
                 return
+            if not self._better(current, self.best):
+                if self.verbose:
+                    _say(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                return
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+            if self.verbose:
+                _say(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "
+                     f"saving {what} to {path}")
             self.best = current
+        else:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+            if self.verbose:
+                _say(f"Epoch {epoch + 1}: saving {what} to {path}")
+        if self.save_weights_only:
+            from .saving import save_weights
+
+            save_weights(self.network, path)
+            return
         self.network.metadata["epochs_completed"] = epoch + 1
-        self.network.save_model(self.filepath.format(epoch=epoch + 1, **logs))
+        self.network.save_model(path)
 
 
-class ReduceLROnPlateau(Callback):
+class ReduceLROnPlateau(MonitorCallback):
     """Multiply the optimiser's lr by `factor` after `patience` epochs without improvement, down to min_lr.
 
     After a reduction, `cooldown` epochs pass before epochs without improvement count again (Keras's rule:
-    the counter is decremented first, so the last cooldown epoch already counts).
+    the counter is decremented first, so the last cooldown epoch already counts). verbose=1 prints a line
+    at each reduction.
     """
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto", min_delta=1e-4, cooldown=0,
-                 min_lr=0.0):
+                 min_lr=0.0, verbose=0):
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
             raise ValueError(f"Received an invalid value for factor, expected a number in (0, 1). Received: factor={factor!r}")
         if isinstance(min_lr, bool) or not isinstance(min_lr, (int, float)) or not 0 <= min_lr < math.inf:
@@ -220,6 +313,7 @@ class ReduceLROnPlateau(Callback):
         self.monitor, self.factor, self.min_lr = monitor, float(factor), float(min_lr)
         self.patience = check_int("patience", patience, minimum=0)
         self.cooldown = check_int("cooldown", cooldown, minimum=0)
+        self.verbose = _check_verbose(verbose)
         self._better, self._worst = _improvement_test(monitor, mode, min_delta)
         self.on_train_begin()
 
@@ -227,7 +321,9 @@ class ReduceLROnPlateau(Callback):
         self.best, self.wait, self.cooldown_left = self._worst, 0, 0
 
     def on_epoch_end(self, epoch, logs=None):
-        current = _monitored(logs, self.monitor, "ReduceLROnPlateau")
+        current = self._current(logs)
+        if current is None:
+            return
         if self.cooldown_left > 0:
             self.cooldown_left -= 1
             self.wait = 0
@@ -239,6 +335,8 @@ class ReduceLROnPlateau(Callback):
             if self.wait >= self.patience and optimizer.lr > self.min_lr:  # never raise an lr below min_lr
                 optimizer.lr = max(optimizer.lr * self.factor, self.min_lr)
                 self.cooldown_left, self.wait = self.cooldown, 0
+                if self.verbose:
+                    _say(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {optimizer.lr:.6g}.")
 
 
 class LearningRateScheduler(Callback):

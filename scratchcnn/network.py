@@ -271,7 +271,8 @@ class Network:
             self.initialize(settings.seed)
         self.optimizer = self._make_optimizer(optimizer, learning_rate)
         callbacks = training.make_callbacks(self, callbacks, verbose, log_file, checkpoint, settings.epochs,
-                                            data.steps(settings.batch_size), settings.initial_epoch)
+                                            data.steps(settings.batch_size), settings.initial_epoch,
+                                            validation is not None)
         shards = self._plan(data.sample_shape, "train", training.thread_count(self, loss, settings.batch_size))
         return training.fit(self, data, validation, loss, settings, callbacks, shards)
 
@@ -340,7 +341,7 @@ class Network:
             if learning_rate is not None:
                 optimizer.lr = float(learning_rate)
             return optimizer
-        names = {"sgd": optimizers.SGD, "adam": optimizers.Adam, "rmsprop": getattr(optimizers, "RMSprop", None)}
+        names = optimizers.OPTIMIZER_NAMES
         if not isinstance(optimizer, str) or names.get(optimizer.lower()) is None:
             raise ValueError(f"Received an invalid value for optimizer, expected 'sgd', 'adam', 'rmsprop' or an "
                              f"Optimizer. Received: optimizer={optimizer!r}")
@@ -530,6 +531,19 @@ class Network:
         from .saving import save_network
 
         save_network(self, filepath)
+
+    def save_weights(self, filepath):
+        """Write the parameters and buffers alone (no layer configs, no optimiser) to a weights file, atomically."""
+        from .saving import save_weights
+
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Copy a weights file's (or a model file's) arrays into this network, whose layers must match exactly (a
+        ValueError naming the first mismatch, the network left unchanged); returns self."""
+        from .saving import load_weights
+
+        return load_weights(self, filepath)
 
     def load_model(self, filepath, custom_layers=None):
         """Replace this network's layers, weights and optimiser with the file's; returns self."""

@@ -135,7 +135,65 @@ class Adam(Optimizer):
                 "weight_decay": self.weight_decay, "decoupled_weight_decay": self.decoupled_weight_decay}
 
 
-OPTIMIZERS = {"SGD": SGD, "Adam": Adam}
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e), as torch.optim.RMSprop, with its options momentum, centered and weight_decay.
+
+        g = grad + weight_decay * w
+        s = alpha s + (1 - alpha) g^2                    (s starts at 0)
+        d = sqrt(s) + eps   or, centered,   a = alpha a + (1 - alpha) g,  d = sqrt(s - a^2) + eps  (a starts at 0)
+        b = momentum b + g / d,  w = w - lr b            if momentum > 0  (b starts at 0)
+        w = w - lr g / d                                 otherwise
+    """
+
+    def __init__(self, parameters, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+        super().__init__(parameters, lr)
+        self.alpha = _check_float("alpha", alpha, 0.0, 1.0)
+        self.eps = _check_float("eps", eps, 0.0)
+        self.weight_decay = _check_float("weight_decay", weight_decay, 0.0)
+        self.momentum = _check_float("momentum", momentum, 0.0)
+        if not isinstance(centered, bool):
+            raise ValueError(f"Received an invalid value for centered, expected True or False. Received: centered={centered!r}")
+        self.centered = centered
+
+    def _update(self, param, state):
+        g = param.grad
+        if self.weight_decay:
+            g = g + self.weight_decay * param.value
+        if "square_avg" not in state:
+            state["square_avg"] = xp.zeros_like(param.value)
+            if self.centered:
+                state["grad_avg"] = xp.zeros_like(param.value)
+            if self.momentum:
+                state["momentum_buffer"] = xp.zeros_like(param.value)
+        square_avg = state["square_avg"]
+        square_avg *= self.alpha
+        square_avg += (1 - self.alpha) * g * g
+        if self.centered:
+            grad_avg = state["grad_avg"]
+            grad_avg *= self.alpha
+            grad_avg += (1 - self.alpha) * g
+            # s - a^2 is a variance, >= 0; the clip keeps rounding from making it negative (and the step NaN).
+            denom = xp.sqrt(xp.maximum(square_avg - grad_avg * grad_avg, 0)) + self.eps
+        else:
+            denom = xp.sqrt(square_avg) + self.eps
+        if self.momentum:
+            buf = state["momentum_buffer"]
+            buf *= self.momentum
+            buf += g / denom
+            step = buf
+        else:
+            step = g / denom
+        param.value -= (self.lr * step).astype(param.value.dtype, copy=False)
+
+    def get_config(self):
+        return {"class": "RMSprop", "lr": self.lr, "alpha": self.alpha, "eps": self.eps,
+                "weight_decay": self.weight_decay, "momentum": self.momentum, "centered": self.centered}
+
+
+OPTIMIZERS = {"SGD": SGD, "Adam": Adam, "RMSprop": RMSprop}
+
+# The names train(optimizer=...) and the command line accept, lower case.
+OPTIMIZER_NAMES = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
 def from_config(parameters, config):

@@ -1,4 +1,4 @@
-"""Figures for training curves, confusion matrices, filters, feature maps and image samples.
+"""Figures for training curves, confusion matrices, filters, feature maps, image samples, saliency maps and Grad-CAM.
 
 matplotlib is an optional extra (``pip install scratchcnn[plot]``) imported inside each function.
 Figures are built with ``matplotlib.figure.Figure`` on an Agg canvas, so no pyplot global state is
@@ -11,6 +11,7 @@ import uuid
 
 import numpy as np
 
+from scratchcnn.explain import grad_cam_map, saliency_map
 from scratchcnn.metrics import confusion_matrix, to_class_indices
 
 _HISTORY_PANELS = (("loss", "Loss"), ("accuracy", "Accuracy"))
@@ -200,31 +201,80 @@ def _annotate_cells(ax, values, number_format, dark_above):
 
 # ---------------------------------------------------------------- filters
 
-def plot_filters(conv_layer, path=None):
-    """Grid of a convolution layer's kernels.
+def plot_filters(conv_layer, path=None, channels=None):
+    """A convolution layer's kernels, ``conv_layer.weight.value`` ``(num_filters, depth, kh, kw)``.
 
-    Each filter of ``conv_layer.weight.value`` ``(num_filters, depth, kh, kw)`` is shown as an RGB
-    image when ``depth == 3`` (min-max scaled per filter) and otherwise as its first channel in grey.
+    Args:
+        channels: which input channels to show.
+            ``None`` (default): an RGB image per filter when ``depth == 3``, the single channel when
+            ``depth == 1``, and ``"all"`` for deeper layers.
+            ``"all"``: every input channel, one row per filter and one column per channel, each filter
+            min-max scaled over all its channels (so a weak channel looks weak).
+            ``"mean"``: one grey image per filter, the mean over its input channels.
+            an int ``k``: one grey image per filter, its channel ``k``.
+        path: optional PNG file to write.
 
     Returns:
         matplotlib ``Figure``.
     """
     weights = _conv_weights(conv_layer)  # (F, D, kh, kw)
-    num_filters, depth = weights.shape[:2]
-    ncols = math.ceil(math.sqrt(num_filters))
-    nrows = math.ceil(num_filters / ncols)
-    figure = _new_figure(1.2 * ncols, 1.2 * nrows + 0.4)
-    for index, ax in enumerate(_grid(figure, num_filters, ncols)):
-        kernel = weights[index]  # (D, kh, kw)
-        if depth == 3:
-            ax.imshow(_min_max_scale(kernel).transpose(1, 2, 0), interpolation="nearest")  # (kh, kw, 3)
+    num_filters, depth, kh, kw = weights.shape
+    mode = _filter_channels(channels, depth)
+    if mode == "all":
+        figure = _plot_all_filter_channels(weights)
+    else:
+        if mode == "rgb":
+            kernels, note = [_min_max_scale(kernel).transpose(1, 2, 0) for kernel in weights], "RGB"  # (kh, kw, 3)
+        elif mode == "mean":
+            kernels, note = list(weights.mean(axis=1)), f"mean of {depth} channels"
         else:
-            ax.imshow(kernel[0], cmap="gray", interpolation="nearest")
-        ax.set_title(str(index), fontsize=8)
-    channel_note = "RGB" if depth == 3 else f"channel 0 of {depth}"
-    figure.suptitle(f"{num_filters} filters {weights.shape[2]}x{weights.shape[3]} ({channel_note})")
+            kernels, note = list(weights[:, mode]), f"channel {mode} of {depth}"
+        ncols = math.ceil(math.sqrt(num_filters))
+        figure = _new_figure(1.2 * ncols, 1.2 * math.ceil(num_filters / ncols) + 0.4)
+        for index, (ax, kernel) in enumerate(zip(_grid(figure, num_filters, ncols), kernels)):
+            ax.imshow(kernel, cmap=None if mode == "rgb" else "gray", interpolation="nearest")
+            ax.set_title(str(index), fontsize=8)
+        figure.suptitle(f"{num_filters} filters {kh}x{kw} ({note})")
     figure.tight_layout()
     _save_png(figure, path)
+    return figure
+
+
+def _filter_channels(channels, depth):
+    """'rgb', 'all', 'mean' or a channel index, from plot_filters' ``channels`` argument."""
+    if channels is None:
+        return "rgb" if depth == 3 else 0 if depth == 1 else "all"
+    if channels in ("all", "mean"):
+        return channels
+    if isinstance(channels, (int, np.integer)) and not isinstance(channels, bool) and 0 <= channels < depth:
+        return int(channels)
+    raise ValueError(
+        f"Received an invalid value for channels, expected 'all', 'mean' or a channel index in [0, {depth - 1}] "
+        f"for filters of depth {depth}. Received: channels={channels!r}"
+    )
+
+
+def _plot_all_filter_channels(weights):
+    """One image: filter f's channel d at row f, column d, each filter min-max scaled over its channels."""
+    num_filters, depth, kh, kw = weights.shape
+    # A one-pixel gap (NaN, drawn blank) between kernels.
+    mosaic = np.full((num_filters * (kh + 1) - 1, depth * (kw + 1) - 1), np.nan)  # (F (kh+1) - 1, D (kw+1) - 1)
+    for f, kernel in enumerate(weights):
+        scaled = _min_max_scale(kernel)  # (D, kh, kw)
+        for d in range(depth):
+            mosaic[f * (kh + 1):f * (kh + 1) + kh, d * (kw + 1):d * (kw + 1) + kw] = scaled[d]
+    cell = min(0.45, 24.0 / max(num_filters, depth))  # inches per kernel, the figure at most about 24 inches
+    figure = _new_figure(max(3.0, cell * depth + 1.2), max(2.5, cell * num_filters + 1.0))
+    ax = figure.subplots()
+    ax.imshow(mosaic, cmap="gray", interpolation="nearest", vmin=0.0, vmax=1.0)
+    step_rows, step_cols = max(1, num_filters // 16), max(1, depth // 16)  # at most about 16 labels per axis
+    ax.set_yticks([f * (kh + 1) + (kh - 1) / 2 for f in range(0, num_filters, step_rows)],
+                  labels=[str(f) for f in range(0, num_filters, step_rows)], fontsize=7)
+    ax.set_xticks([d * (kw + 1) + (kw - 1) / 2 for d in range(0, depth, step_cols)],
+                  labels=[str(d) for d in range(0, depth, step_cols)], fontsize=7)
+    ax.set_ylabel("filter")
+    ax.set_xlabel("input channel")
+    ax.set_title(f"{num_filters} filters {kh}x{kw}, all {depth} input channels")
     return figure
 
 
@@ -326,7 +376,7 @@ def _display_images(images):
 
 
 def _sample_titles(labels, predictions, class_names, count):
-    """(title, colour) per image: ``label`` in black, or ``label / prediction`` in green or red."""
+    """(title, colour) per image: ``label`` in black, or ``true label / pred prediction`` in green or red."""
     true_indices = _indices_for(labels, "labels", count)
     pred_indices = None if predictions is None else _indices_for(predictions, "predictions", count)
     largest = int(max(true_indices.max(), -1 if pred_indices is None else pred_indices.max()))
@@ -337,7 +387,13 @@ def _sample_titles(labels, predictions, class_names, count):
     name = (lambda k: str(class_names[k])) if class_names is not None else str
     if pred_indices is None:
         return [(name(t), "black") for t in true_indices]
-    return [(f"{name(t)} / {name(p)}", "green" if t == p else "red") for t, p in zip(true_indices, pred_indices)]
+    return [(_true_pred_title(name(t), name(p)), "green" if t == p else "red") for t, p in zip(true_indices, pred_indices)]
+
+
+def _true_pred_title(true_name, pred_name):
+    """'true 9 / pred 7', on two lines when the names are long."""
+    title = f"true {true_name} / pred {pred_name}"
+    return title if len(title) <= 20 else f"true {true_name}\npred {pred_name}"
 
 
 def _indices_for(values, name, count):
@@ -351,7 +407,7 @@ def _indices_for(values, name, count):
 
 
 def plot_samples(images, labels, predictions=None, class_names=None, ncols=8, max_images=32, path=None):
-    """A grid of images titled with their label, or ``label / prediction`` (green right, red wrong).
+    """A grid of images titled with their label, or ``true 9 / pred 7`` (green right, red wrong).
 
     Args:
         images: ``(N, C, H, W)`` with C = 1 or 3 (``(N, H, W)`` is read as grey); values in
@@ -374,6 +430,91 @@ def plot_samples(images, labels, predictions=None, class_names=None, ncols=8, ma
     for ax, image, (title, colour) in zip(_grid(figure, count, ncols), display, titles):
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_title(title, color=colour, fontsize=8)
+    figure.tight_layout()
+    _save_png(figure, path)
+    return figure
+
+
+# ---------------------------------------------------------------- saliency and Grad-CAM
+
+def _explained_class(network, x, class_index):
+    """(class index, its label) that saliency_map / grad_cam_map explain for one sample x (C, H, W)."""
+    if class_index is None:
+        outputs = network.predict(np.asarray(x)[np.newaxis])  # (1, K)
+        class_index = int(to_class_indices(outputs)[0])
+        kind = "predicted"
+    else:
+        kind = "chosen"
+    names = (getattr(network, "metadata", None) or {}).get("class_names") or []
+    name = str(names[class_index]) if isinstance(class_index, (int, np.integer)) and 0 <= class_index < len(names) \
+        else str(class_index)
+    return class_index, f"class {name} ({kind})"
+
+
+def _show_input(ax, x):
+    image = _display_images(np.asarray(x)[np.newaxis])[0]  # (H, W) or (H, W, 3) in [0, 1]
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return image
+
+
+def plot_saliency(network, x, class_index=None, path=None):
+    """The input beside its saliency map, |d score / d input| (``explain.saliency_map``), for one sample.
+
+    Args:
+        network: a scratchcnn Network; x: one image ``(C, H, W)`` with C = 1 or 3.
+        class_index: the class to explain; None explains the predicted one.
+        path: optional PNG file to write.
+
+    Returns:
+        matplotlib ``Figure`` with two panels: the input, and the map scaled to [0, 1].
+    """
+    saliency = saliency_map(network, x, class_index)  # validates x and class_index first
+    class_index, label = _explained_class(network, x, class_index)
+    figure = _new_figure(7.0, 3.6)
+    image_ax, map_ax = figure.subplots(1, 2)
+    _show_input(image_ax, x)
+    image_ax.set_title("input")
+    shown = map_ax.imshow(_min_max_scale(saliency), cmap="hot", vmin=0.0, vmax=1.0, interpolation="nearest")
+    map_ax.set_xticks([])
+    map_ax.set_yticks([])
+    map_ax.set_title("saliency |d score / d input|")
+    figure.colorbar(shown, ax=map_ax, fraction=0.046, pad=0.04)
+    figure.suptitle(f"Saliency for {label}")
+    figure.tight_layout()
+    _save_png(figure, path)
+    return figure
+
+
+def plot_grad_cam(network, x, layer_index=None, class_index=None, path=None):
+    """The input beside its Grad-CAM heat map overlaid on it (``explain.grad_cam_map``), for one sample.
+
+    Args:
+        network: a scratchcnn Network; x: one image ``(C, H, W)`` with C = 1 or 3.
+        layer_index: the layer whose feature maps are weighted; None takes the last ConvLayer.
+        class_index: the class to explain; None explains the predicted one.
+        path: optional PNG file to write.
+
+    Returns:
+        matplotlib ``Figure`` with two panels: the input, and the map (scaled to [0, 1]) over it.
+    """
+    cam = grad_cam_map(network, x, layer_index, class_index)  # validates its arguments first
+    class_index, label = _explained_class(network, x, class_index)
+    figure = _new_figure(7.0, 3.6)
+    image_ax, overlay_ax = figure.subplots(1, 2)
+    _show_input(image_ax, x)
+    image_ax.set_title("input")
+    image = _show_input(overlay_ax, x)
+    if image.ndim == 3:  # a grey copy under the heat map keeps the colours the map's
+        overlay_ax.images[0].set_data(image.mean(axis=2))
+        overlay_ax.images[0].set_cmap("gray")
+    high = float(cam.max())
+    shown = overlay_ax.imshow(cam / high if high > 0 else cam, cmap="jet", alpha=0.45, vmin=0.0, vmax=1.0,
+                              interpolation="bilinear")
+    overlay_ax.set_title("Grad-CAM" if high > 0 else "Grad-CAM (zero everywhere)")
+    figure.colorbar(shown, ax=overlay_ax, fraction=0.046, pad=0.04)
+    figure.suptitle(f"Grad-CAM for {label}")
     figure.tight_layout()
     _save_png(figure, path)
     return figure

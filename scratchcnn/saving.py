@@ -26,6 +26,10 @@ first have passed, and every failure raises ModelFileError naming the problem:
   save_network likewise refuses (ValueError) to write one, leaving any old file as it was.
 
 Nothing here unpickles: .npy data is read with np.frombuffer, never np.load.
+
+save_weights and load_weights write and read a weights file: the arrays alone (weights.npz,
+as above) with a manifest.json naming the layers' classes and the arrays' shapes, read with
+the same checks, into a network built by code.
 """
 import io
 import json
@@ -122,6 +126,14 @@ def save_network(network, filepath):
     _refuse_non_finite(weights, "weight", filepath)
     _refuse_non_finite(optimizer_arrays, "optimiser array", filepath)
     config_text = json.dumps(config, indent=1)  # a metadata value JSON cannot hold fails here, before any file
+    members = {"config.json": config_text, "weights.npz": _npz_bytes(weights)}
+    if config["optimizer"] is not None:
+        members["optimizer.npz"] = _npz_bytes(optimizer_arrays)
+    _write_zip_atomically(filepath, members)
+
+
+def _write_zip_atomically(filepath, members):
+    """A zip of {name: bytes or text} at filepath, through a temporary file in the same folder and a rename."""
     folder = os.path.dirname(os.path.abspath(filepath))
     temporary = os.path.join(folder, f".scratchcnn-{os.urandom(8).hex()}.tmp")
     # O_EXCL with mode 0o666: the file gets the permissions open() would give (the umask's), not mkstemp's 0o600.
@@ -129,10 +141,8 @@ def save_network(network, filepath):
     try:
         with os.fdopen(handle, "wb") as file:
             with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr("config.json", config_text)
-                archive.writestr("weights.npz", _npz_bytes(weights))
-                if config["optimizer"] is not None:
-                    archive.writestr("optimizer.npz", _npz_bytes(optimizer_arrays))
+                for name, data in members.items():
+                    archive.writestr(name, data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, filepath)
@@ -278,9 +288,23 @@ def _check_custom_layers(custom_layers):
     return dict(custom_layers)
 
 
+def layers_from_config(layer_configs, custom_layers=None):
+    """Layers from a list like config.json's 'layers': [{"class_name": "ConvLayer", "config": {...}}, ...].
+
+    Each layer is built by its class's from_config; an unknown class or an invalid config raises
+    ModelFileError naming the layer.
+    """
+    if not isinstance(layer_configs, list) or not layer_configs:
+        raise ModelFileError("Received an invalid layer config, expected a non-empty list of "
+                             f"{{'class_name': ..., 'config': {{...}}}} entries. Received: {str(layer_configs)[:200]}")
+    return _build_layers(layer_configs, None, _check_custom_layers(custom_layers))
+
+
 def _build_layers(layer_configs, weight_specs, custom_layers):
+    """The layers; with weight_specs (a model file's), each built-in layer's config must imply its declared weights
+    (the user's own classes are trusted; their arrays are checked once built)."""
     declared = Counter()
-    for spec in weight_specs:
+    for spec in weight_specs or []:
         declared[spec["key"].split(".", 1)[0]] += math.prod(spec["shape"])
     layers = []
     for index, entry in enumerate(layer_configs):
@@ -291,7 +315,7 @@ def _build_layers(layer_configs, weight_specs, custom_layers):
                                  f"load_model(path, custom_layers={{{str(name)[:100]!r}: YourLayerClass}}).")
         if not isinstance(entry.get("config"), dict):
             raise ModelFileError(f"Layer {index} ({name}) has no config object.")
-        if name not in custom_layers:  # the user's own classes are trusted; their arrays are checked once built
+        if weight_specs is not None and name not in custom_layers:
             _check_layer_size(index, name, entry["config"], declared[str(index)])
         try:
             layers.append((custom_layers.get(name) or LAYER_CLASSES[name]).from_config(entry["config"]))
@@ -323,7 +347,7 @@ def _check_network(network, config):
 
 
 # -- reading: arrays --------------------------------------------------------------
-def _parse_npy(raw, spec, what):
+def _parse_npy(raw, spec, what, described_in="config.json"):
     """One .npy file's array; its header is checked before its data is touched, and nothing is unpickled."""
     stream = io.BytesIO(raw)
     try:
@@ -337,7 +361,7 @@ def _parse_npy(raw, spec, what):
     if dtype.hasobject:
         raise ModelFileError(f"{what} is an object array (pickled Python objects); refused without unpickling it.")
     if list(shape) != spec["shape"] or dtype != np.dtype(spec["dtype"]):
-        raise ModelFileError(f"{what} has shape {list(shape)} and dtype {dtype}, but config.json says shape "
+        raise ModelFileError(f"{what} has shape {list(shape)} and dtype {dtype}, but {described_in} says shape "
                              f"{spec['shape']} and dtype {spec['dtype']}.")
     data = stream.read()
     if len(data) != _nbytes(spec):
@@ -345,7 +369,7 @@ def _parse_npy(raw, spec, what):
     return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C").copy()
 
 
-def _read_arrays(data, specs, member):
+def _read_arrays(data, specs, member, described_in="config.json"):
     """{key: array} from .npz bytes, each array checked against its spec."""
     expected = {spec["key"] + ".npy": spec for spec in specs}
     arrays = {}
@@ -354,10 +378,10 @@ def _read_arrays(data, specs, member):
         missing = sorted(set(expected) - set(inner.namelist()))
         if missing:
             keys = [name[:-len(".npy")] for name in missing[:5]]
-            raise ModelFileError(f"{member} lacks the arrays {keys} that config.json lists.")
+            raise ModelFileError(f"{member} lacks the arrays {keys} that {described_in} lists.")
         for name, spec in expected.items():
             raw = _read_member(inner, name, _nbytes(spec) + _NPY_HEADER_ALLOWANCE, member)
-            array = _parse_npy(raw, spec, f"{member}: array {spec['key']}")
+            array = _parse_npy(raw, spec, f"{member}: array {spec['key']}", described_in)
             if not np.all(np.isfinite(array)):
                 raise ModelFileError(f"{member}: array {spec['key']} holds NaN or inf; refusing a broken model.")
             arrays[spec["key"]] = array
@@ -463,3 +487,129 @@ def load_model(filepath, custom_layers=None):
     A model with layers of your own needs their classes: `load_model(path, custom_layers={"Scale": Scale})`.
     """
     return load_network(filepath, custom_layers)
+
+
+# -- weights only -----------------------------------------------------------------
+# A weights file: a zip of manifest.json (format, the layers' class names, every array's key, shape and dtype)
+# and weights.npz (the arrays, keyed '<layer index>.<name>' as in the model file). It holds no layer configs
+# and no optimiser: the code that builds the network supplies those, as with PyTorch's state_dict.
+WEIGHTS_FORMAT_NAME = "scratchcnn.weights"
+WEIGHTS_MEMBERS = ("manifest.json", "weights.npz")
+
+
+def save_weights(network, filepath):
+    """Write the network's parameters and buffers to filepath atomically (a temporary file, then a rename).
+
+    A network without layers, or holding NaN or inf, is refused with ValueError before anything is written.
+    """
+    if not network.layers:
+        raise ValueError(f"Refusing to save {filepath!r}: the network has no layers.")
+    weights = _network_arrays(network)
+    _refuse_non_finite(weights, "weight", filepath)
+    manifest = {"format": WEIGHTS_FORMAT_NAME, "format_version": FORMAT_VERSION, "library_version": __version__,
+                "dtype": str(network.dtype), "layers": [layer.name for layer in network.layers],
+                "weights": _array_specs(weights)}
+    _write_zip_atomically(filepath, {"manifest.json": json.dumps(manifest, indent=1), "weights.npz": _npz_bytes(weights)})
+
+
+def load_weights(network, filepath):
+    """Copy the arrays of a weights file (or of a model file) into `network`; returns the network.
+
+    As PyTorch's load_state_dict (strict), the file must describe exactly the network's layers and arrays:
+    the same layer classes in the same order, the same array names, the same shapes (dtypes may differ: the
+    values take the network's dtype). Anything else raises ValueError naming the first layer or array that
+    differs, with both shapes; a damaged file raises ModelFileError. On any error the network is left as it
+    was. The network then counts as trained, so a seed passed to train() does not re-draw these weights.
+    """
+    if not os.path.isfile(filepath):
+        raise FileNotFoundError(f"No weights file at {filepath!r}.")
+    try:
+        arrays = _read_weights(network, filepath)
+    except ValueError:  # ModelFileError included
+        raise
+    except zipfile.BadZipFile as error:
+        raise ModelFileError(f"{filepath!r} is not a scratchcnn weights file (not a valid zip archive: {error}).") from None
+    except Exception as error:  # truncated streams, bad compression, corrupt headers, ...
+        raise ModelFileError(f"{filepath!r} is damaged and cannot be read: {type(error).__name__}: {error}") from None
+    before = network.get_weights()
+    try:
+        _assign_weights(network, arrays)
+    except BaseException:
+        network.set_weights(before)
+        raise
+    network.trained = True
+    return network
+
+
+def _read_weights(network, filepath):
+    """{key: array} from a weights or model file, after checking that its layers and arrays match the network's."""
+    with zipfile.ZipFile(filepath) as archive:
+        is_model = "config.json" in archive.namelist()
+        _check_archive(archive, MEMBERS if is_model else WEIGHTS_MEMBERS, "The weights file")
+        if is_model:
+            config = _parse_config(_read_member(archive, "config.json", MAX_CONFIG_BYTES))
+            layer_names = [str(entry.get("class_name")) if isinstance(entry, dict) else "?" for entry in config["layers"]]
+        else:
+            config = _parse_manifest(_read_member(archive, "manifest.json", MAX_CONFIG_BYTES, "The weights file"))
+            layer_names = config["layers"]
+        _match_network(network, layer_names, config["weights"], filepath)
+        data = _read_member(archive, "weights.npz", _member_limit(config["weights"]), "The weights file")
+        arrays = _read_arrays(data, config["weights"], "weights.npz", "config.json" if is_model else "manifest.json")
+    negative = [key for key, value in arrays.items() if key.endswith(".running_var") and np.any(value < 0)]
+    if negative:
+        raise ModelFileError(f"weights.npz: buffer {negative[0]} holds negative variances; refusing broken weights.")
+    return arrays
+
+
+def _parse_manifest(data):
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ModelFileError(f"manifest.json does not parse as JSON: {str(error)[:200]}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != WEIGHTS_FORMAT_NAME:
+        raise ModelFileError(f"manifest.json is not a scratchcnn weights manifest (format must be "
+                             f"{WEIGHTS_FORMAT_NAME!r}).")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"Unknown weights format version {str(manifest.get('format_version'))[:20]!r}; this "
+                             f"scratchcnn ({__version__}) reads version {FORMAT_VERSION}.")
+    layers = manifest.get("layers")
+    if not (isinstance(layers, list) and all(isinstance(name, str) for name in layers)):
+        raise ModelFileError(f"manifest.json: 'layers' must be a list of layer class names. Received: {str(layers)[:200]}")
+    _check_specs(manifest.get("weights"), "weights")
+    return manifest
+
+
+def _layer_index(key):
+    """The layer index of a '<layer index>.<name>' key (-1 for a malformed key, to be reported first)."""
+    index = key.split(".", 1)[0]
+    return int(index) if index.isdecimal() else -1
+
+
+def _match_network(network, layer_names, specs, filepath):
+    """ValueError naming the first layer or array where the file and the network differ."""
+    for index, (theirs, layer) in enumerate(zip(layer_names, network.layers)):
+        if theirs != layer.name:
+            raise ValueError(f"The weights in {filepath!r} do not fit the network: layer {index} is a {theirs} in "
+                             f"the file and a {layer.name} in the network.")
+    if len(layer_names) != len(network.layers):
+        shorter = "network" if len(layer_names) > len(network.layers) else "file"
+        first_missing = min(len(layer_names), len(network.layers))
+        raise ValueError(f"The weights in {filepath!r} do not fit the network: the file has {len(layer_names)} "
+                         f"layers, the network {len(network.layers)} (layer {first_missing} is missing from the "
+                         f"{shorter}).")
+    declared = {spec["key"]: tuple(spec["shape"]) for spec in specs}
+    expected = {key: tuple(value.shape) for key, value in _network_arrays(network).items()}
+    keys = list(expected) + [key for key in declared if key not in expected]  # the network's order: weight, bias
+    for key in sorted(keys, key=_layer_index):  # a stable sort: layer by layer, each in that order
+        if declared.get(key) == expected.get(key):
+            continue
+        index, _, name = key.partition(".")
+        where = (f"layer {index} ({network.layers[int(index)].name}) array {name!r}"
+                 if index.isdecimal() and int(index) < len(network.layers) else f"array {key!r}")
+        if key not in declared:
+            problem = f"the file has no such array, the network's has shape {expected[key]}"
+        elif key not in expected:
+            problem = f"the file has one of shape {declared[key]}, the network has no such array"
+        else:
+            problem = f"the file's has shape {declared[key]}, the network's {expected[key]}"
+        raise ValueError(f"The weights in {filepath!r} do not fit the network: {where}: {problem}.")

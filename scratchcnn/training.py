@@ -13,7 +13,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import metrics, parallel
-from .callbacks import Callback, History, LogFile, ModelCheckpoint, ProgressBar
+from .callbacks import Callback, History, LogFile, ModelCheckpoint, ProgressBar, check_monitors
 from .layers.base import BuiltinLayer
 from .layers.regularization import Dropout
 
@@ -63,6 +63,7 @@ def fit(network, data, validation, loss, settings, callbacks, shards):
     finally:
         for callback in callbacks:
             callback.on_train_end({})
+        data.close()
     return callbacks[0]
 
 
@@ -130,6 +131,9 @@ class Arrays:
     def on_epoch_end(self):
         pass
 
+    def close(self):
+        pass
+
 
 class Source:
     """Training data from a batch source (Keras's PyDataset): `len(source)` batches, `source[i] -> (X_batch,
@@ -142,6 +146,8 @@ class Source:
         self.sample_shape = first_x.shape[1:]
 
     def batches(self, settings, epoch):
+        if callable(getattr(self.source, "set_epoch", None)):  # a resumed run then reads the same order
+            self.source.set_epoch(epoch)
         augment_rng = np.random.default_rng([settings.seed, epoch, 0]) if settings.augment is not None else None
         for index in range(len(self.source)):
             X, y = self.prepare(*self.source[index])
@@ -151,8 +157,12 @@ class Source:
         return len(self.source)
 
     def on_epoch_end(self):
-        if callable(getattr(self.source, "on_epoch_end", None)):
+        if not callable(getattr(self.source, "set_epoch", None)) and callable(getattr(self.source, "on_epoch_end", None)):
             self.source.on_epoch_end()
+
+    def close(self):
+        if callable(getattr(self.source, "close", None)):  # e.g. stop a prefetch thread
+            self.source.close()
 
 
 def is_batch_source(data):
@@ -217,8 +227,9 @@ class Rollback:
         return True
 
 
-def make_callbacks(network, callbacks, verbose, log_file, checkpoint, epochs, steps, initial_epoch):
-    """History first, then the user's callbacks, the checkpoint, the progress display and the log file."""
+def make_callbacks(network, callbacks, verbose, log_file, checkpoint, epochs, steps, initial_epoch, has_validation):
+    """History first, then the user's callbacks, the checkpoint, the progress display and the log file; a callback
+    watching a val_* figure without validation data is warned about now, and then does nothing."""
     hooks = [History(), *(callbacks or [])]
     if checkpoint is not None:
         hooks.append(ModelCheckpoint(checkpoint))
@@ -230,6 +241,7 @@ def make_callbacks(network, callbacks, verbose, log_file, checkpoint, epochs, st
         if not isinstance(hook, Callback):
             raise TypeError(f"callbacks must be scratchcnn Callback objects. Received: {type(hook).__name__}")
         hook.set_network(network)
+    check_monitors(hooks, has_validation)
     return hooks
 
 

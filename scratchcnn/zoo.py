@@ -1,6 +1,12 @@
-"""The report's networks and a Keras-style convnet, ready to train. Shapes in the docstrings are per sample."""
+"""The report's networks and a Keras-style convnet, ready to train. Shapes in the docstrings are per sample.
+
+build(name, input_shape, num_classes) makes one by name for a data set's shape (the command line's --net).
+"""
+import inspect
+
 from .layers import (Activation, BatchNorm, ConvLayer, Dense, Dropout, Flatten, GlobalAveragePooling, MultiClassDense,
                      PoolingLayer)
+from .inputs import check_int
 from .network import Network
 
 
@@ -48,17 +54,26 @@ def mnist_convnet(num_classes=10, depth=1, size=28, dropout=0.0):
                     *head])
 
 
-def small_photo_convnet(depth=3, size=64):
-    """A deeper net for photos: three Conv 3x3 + Pool stages (32, 64, 128 filters) -> 128 -> sigmoid 1."""
+def _classifier_head(features, num_classes):
+    """sigmoid 1 for two classes (binary cross-entropy), softmax num_classes for more."""
+    if check_int("num_classes", num_classes, minimum=2) == 2:
+        return Dense(features, 1, activation="sigmoid")
+    return MultiClassDense(features, num_classes)
+
+
+def small_photo_convnet(depth=3, size=64, num_classes=2):
+    """A deeper net for photos: three Conv 3x3 + Pool stages (32, 64, 128 filters) -> 128 -> sigmoid 1
+    (two classes) or softmax num_classes."""
     features = 128 * (size // 8) ** 2
     return Network([ConvLayer(3, depth, 32, padding=1), PoolingLayer(), ConvLayer(3, 32, 64, padding=1), PoolingLayer(),
                     ConvLayer(3, 64, 128, padding=1), PoolingLayer(), Flatten(), Dense(features, 128),
-                    Dense(128, 1, activation="sigmoid")])
+                    _classifier_head(128, num_classes)])
 
 
-def batchnorm_photo_convnet(depth=3, widths=(32, 64, 128, 256), dropout=0.3):
+def batchnorm_photo_convnet(depth=3, widths=(32, 64, 128, 256), dropout=0.3, num_classes=2):
     """Conv 3x3 -> BatchNorm -> ReLU stages of `widths` filters, a 2x2 max-pool between stages, then global
-    average pooling -> Dropout -> sigmoid 1: (depth, H, W) -> (1,), for photos of any size.
+    average pooling -> Dropout -> sigmoid 1: (depth, H, W) -> (1,), for photos of any size; with
+    num_classes > 2, softmax num_classes: (depth, H, W) -> (num_classes,).
 
     The global average pooling head has widths[-1] + 1 weights, where small_photo_convnet's
     Flatten -> Dense 128 head on 64x64 photos has over a million (and that net overfits).
@@ -71,4 +86,49 @@ def batchnorm_photo_convnet(depth=3, widths=(32, 64, 128, 256), dropout=0.3):
             layers.append(PoolingLayer())
         channels = width
     head = [Dropout(dropout)] if dropout else []
-    return Network([*layers, GlobalAveragePooling(), *head, Dense(channels, 1, activation="sigmoid")])
+    return Network([*layers, GlobalAveragePooling(), *head, _classifier_head(channels, num_classes)])
+
+
+# -- building a zoo network by name, for data of a given shape ---------------------------
+NETWORKS = {function.__name__: function for function in (
+    xor_net, four_bit_net, report_mnist_net, report_complex_net, report_catsdogs_net, mnist_convnet,
+    small_photo_convnet, batchnorm_photo_convnet)}
+
+
+def build(name, input_shape, num_classes):
+    """The zoo network `name` for samples of input_shape (C, H, W) in num_classes classes.
+
+    The function gets depth=C, size=H and num_classes where it takes them (size only for square
+    images); the network must then take (C, H, W) and give num_classes outputs (or one sigmoid
+    unit for two classes). ValueError otherwise, naming the zoo networks that do fit.
+    """
+    if name not in NETWORKS:
+        raise ValueError(f"Received an invalid value for name, expected one of {sorted(NETWORKS)}. Received: name={name!r}")
+    network = _try_build(name, tuple(input_shape), num_classes)
+    if network is None:
+        fitting = suitable(input_shape, num_classes)
+        raise ValueError(f"The zoo network {name!r} does not fit {'x'.join(map(str, input_shape))} images in "
+                         f"{num_classes} classes; " + (f"those that do: {', '.join(fitting)}." if fitting else
+                                                       "none of the zoo's networks does."))
+    return network
+
+
+def suitable(input_shape, num_classes):
+    """The names of the zoo networks that build() can make for input_shape (C, H, W) and num_classes."""
+    return [name for name in sorted(NETWORKS) if _try_build(name, tuple(input_shape), num_classes) is not None]
+
+
+def _try_build(name, input_shape, num_classes):
+    """NETWORKS[name] given the data's arguments it takes, or None if it does not take input_shape or fit the classes."""
+    function = NETWORKS[name]
+    parameters = inspect.signature(function).parameters
+    channels, height, width = input_shape
+    given = {"depth": channels, "size": height, "num_classes": num_classes}
+    if "size" in parameters and height != width:
+        return None  # its layer sizes assume square images
+    try:
+        network = function(**{key: value for key, value in given.items() if key in parameters})
+        output = network.output_shapes(input_shape)[-1][1]
+    except (TypeError, ValueError):
+        return None
+    return network if output == (num_classes,) or (num_classes == 2 and output == (1,)) else None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scratchcnn import Parameter
-from scratchcnn.optimizers import SGD, Adam, from_config
+from scratchcnn.optimizers import SGD, Adam, RMSprop, from_config
 
 SHAPES = [(3, 4), (5,), (2, 3, 2, 2)]
 STEPS = 10
@@ -28,6 +28,12 @@ CASES = [
      dict(lr=0.01, weight_decay=0.1)),
     ("AdamW no weight_decay", Adam, dict(lr=0.01, decoupled_weight_decay=True), "AdamW",
      dict(lr=0.01, weight_decay=0.0)),
+    ("RMSprop", RMSprop, dict(lr=0.01), "RMSprop", dict(lr=0.01)),
+    ("RMSprop alpha eps", RMSprop, dict(lr=0.02, alpha=0.9, eps=1e-4), "RMSprop", dict(lr=0.02, alpha=0.9, eps=1e-4)),
+    ("RMSprop momentum", RMSprop, dict(lr=0.01, momentum=0.9), "RMSprop", dict(lr=0.01, momentum=0.9)),
+    ("RMSprop centered", RMSprop, dict(lr=0.01, centered=True), "RMSprop", dict(lr=0.01, centered=True)),
+    ("RMSprop everything", RMSprop, dict(lr=0.005, alpha=0.95, momentum=0.5, centered=True, weight_decay=0.1),
+     "RMSprop", dict(lr=0.005, alpha=0.95, momentum=0.5, centered=True, weight_decay=0.1)),
 ]
 
 
@@ -69,7 +75,8 @@ def test_matches_torch_optim(torch, relative_errors, name, ours_class, ours_kwar
 
 
 @pytest.mark.parametrize("make", [lambda p: SGD(p, lr=0.1, momentum=0.9), lambda p: Adam(p, weight_decay=0.1),
-                                  lambda p: Adam(p, weight_decay=0.1, decoupled_weight_decay=True)])
+                                  lambda p: Adam(p, weight_decay=0.1, decoupled_weight_decay=True),
+                                  lambda p: RMSprop(p, momentum=0.9, centered=True, weight_decay=0.1)])
 def test_float32_parameters_stay_float32(make):
     params = [Parameter(np.ones((2, 3), dtype=np.float32))]
     params[0].grad = np.full((2, 3), 0.5, dtype=np.float64)
@@ -110,6 +117,13 @@ def one_parameter():
     (lambda: Adam(one_parameter(), betas=(0.9,)), ["betas", "(0.9,)"]),
     (lambda: Adam(one_parameter(), eps=-1e-8), ["eps", "-1e-08"]),
     (lambda: Adam(one_parameter(), weight_decay=-0.1), ["weight_decay", "-0.1"]),
+    (lambda: RMSprop(one_parameter(), lr=0), ["lr", "lr=0"]),
+    (lambda: RMSprop(one_parameter(), alpha=1.0), ["alpha", "alpha=1.0"]),
+    (lambda: RMSprop(one_parameter(), alpha=-0.5), ["alpha", "alpha=-0.5"]),
+    (lambda: RMSprop(one_parameter(), eps=-1.0), ["eps", "eps=-1.0"]),
+    (lambda: RMSprop(one_parameter(), momentum=-0.9), ["momentum", "momentum=-0.9"]),
+    (lambda: RMSprop(one_parameter(), weight_decay=float("inf")), ["weight_decay", "inf"]),
+    (lambda: RMSprop(one_parameter(), centered="yes"), ["centered", "'yes'"]),
 ], ids=lambda value: None if callable(value) else "-".join(value))
 def test_invalid_hyperparameters_raise_value_error(make, expected_in_message):
     with pytest.raises(ValueError) as error:
@@ -118,7 +132,7 @@ def test_invalid_hyperparameters_raise_value_error(make, expected_in_message):
         assert text in str(error.value)
 
 
-@pytest.mark.parametrize("optimizer_class", [SGD, Adam])
+@pytest.mark.parametrize("optimizer_class", [SGD, Adam, RMSprop])
 def test_empty_parameter_list_raises_value_error(optimizer_class):
     with pytest.raises(ValueError, match="(?i)empty parameter"):
         optimizer_class([], lr=0.1)
@@ -180,8 +194,40 @@ def test_fresh_optimizer_without_loaded_state_diverges():
 def test_get_config_round_trips_through_json():
     for optimizer in [SGD(one_parameter(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
                       Adam(one_parameter(), lr=0.002, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1,
-                           decoupled_weight_decay=True)]:
+                           decoupled_weight_decay=True),
+                      RMSprop(one_parameter(), lr=0.003, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.5,
+                              centered=True)]:
         config = json.loads(json.dumps(optimizer.get_config()))
         rebuilt = from_config(one_parameter(), config)
         assert type(rebuilt) is type(optimizer)
         assert rebuilt.get_config() == optimizer.get_config()
+
+
+def test_rmsprop_defaults_are_torchs(torch):
+    ours = RMSprop(one_parameter())
+    theirs = torch.optim.RMSprop([torch.zeros(3, requires_grad=True)]).defaults
+    assert (ours.lr, ours.alpha, ours.eps, ours.momentum, ours.centered) == (
+        theirs["lr"], theirs["alpha"], theirs["eps"], theirs["momentum"], theirs["centered"])
+
+
+@pytest.mark.parametrize("options, state_names", [({}, {"square_avg"}), ({"momentum": 0.9}, {"square_avg", "momentum_buffer"}),
+                                                  ({"centered": True}, {"square_avg", "grad_avg"})])
+def test_rmsprop_state_is_saved_with_the_model_and_training_resumes_identically(tmp_path, options, state_names):
+    """The model file keeps RMSprop's per-parameter state, so a loaded model continues exactly as the original."""
+    from scratchcnn import Dense, MultiClassDense, Network, load_model
+    from scratchcnn.losses import categorical_crossentropy as cce, categorical_crossentropy_derivative as cce_d
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(24, 4)).astype(np.float32), rng.integers(0, 3, size=24)
+    network = Network([Dense(4, 5), MultiClassDense(5, 3)])
+    network.train(X, y, 2, 0.01, cce, cce_d, log_file=None, batch_size=8, optimizer=RMSprop(network.parameters(),
+                  lr=0.01, **options), seed=0, verbose=0)
+    network.save_model(str(tmp_path / "rms.model"))
+    loaded = load_model(str(tmp_path / "rms.model"))
+    assert isinstance(loaded.optimizer, RMSprop) and set(loaded.optimizer.state[0]) == state_names
+    assert loaded.optimizer.get_config() == network.optimizer.get_config()
+    for net in (network, loaded):
+        net.train(X, y, 4, None, cce, cce_d, log_file=None, batch_size=8, optimizer=net.optimizer, seed=0, verbose=0,
+                  initial_epoch=2)
+    for a, b in zip(network.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -153,13 +153,49 @@ def test_plot_confusion_matrix_rejects_mismatched_lengths():
 
 # ---------------------------------------------------------------- plot_filters
 
-@pytest.mark.parametrize("depth", [1, 3, 8])
-def test_plot_filters_writes_png(depth, tmp_path):
+@pytest.mark.parametrize("depth, shown", [(1, "channel 0 of 1"), (3, "RGB")])
+def test_plot_filters_writes_png(depth, shown, tmp_path):
     path = tmp_path / f"filters{depth}.png"
     figure = plotting.plot_filters(FakeConv(num_filters=10, depth=depth), path=path)
     assert isinstance(figure, Figure)
     assert_valid_png(path)
     assert len(figure.axes) == 10  # spare cells of the 4 x 3 grid are removed
+    assert shown in figure.texts[0].get_text()
+
+
+def test_plot_filters_of_a_deeper_layer_shows_every_input_channel(tmp_path):
+    layer = FakeConv(num_filters=10, depth=8)
+    path = tmp_path / "deep.png"
+    figure = plotting.plot_filters(layer, path=path)  # the default for depth 8: channels="all"
+    assert_valid_png(path)
+    (ax,) = figure.axes
+    mosaic = ax.images[0].get_array()
+    assert mosaic.shape == (10 * 4 - 1, 8 * 4 - 1)  # one row of kernels per filter, one column per channel
+    weights = layer.weight.value
+    low, high = weights[6].min(), weights[6].max()  # each filter scaled over all of its channels
+    np.testing.assert_allclose(mosaic[6 * 4:6 * 4 + 3, 5 * 4:5 * 4 + 3], (weights[6, 5] - low) / (high - low))
+    assert np.ma.getmaskarray(mosaic)[3].all() or np.isnan(np.asarray(mosaic.data)[3]).all()  # the gaps are blank
+    assert ax.get_xlabel() == "input channel" and ax.get_ylabel() == "filter"
+
+
+@pytest.mark.parametrize("channels, expected, title", [("mean", lambda w: w.mean(axis=1), "mean of 8 channels"),
+                                                      (5, lambda w: w[:, 5], "channel 5 of 8")])
+def test_plot_filters_mean_or_one_channel(channels, expected, title):
+    layer = FakeConv(num_filters=6, depth=8)
+    figure = plotting.plot_filters(layer, channels=channels)
+    assert len(figure.axes) == 6 and title in figure.texts[0].get_text()
+    np.testing.assert_allclose(figure.axes[4].images[0].get_array(), expected(layer.weight.value)[4])
+
+
+def test_plot_filters_all_on_an_rgb_layer_shows_three_columns():
+    figure = plotting.plot_filters(FakeConv(num_filters=4, depth=3), channels="all")
+    assert figure.axes[0].images[0].get_array().shape == (4 * 4 - 1, 3 * 4 - 1)
+
+
+@pytest.mark.parametrize("channels", [8, -1, "max", 2.0, True])
+def test_plot_filters_rejects_bad_channels(channels):
+    with pytest.raises(ValueError, match=rf"'all', 'mean' or a channel index in \[0, 7\].*Received: channels={channels!r}"):
+        plotting.plot_filters(FakeConv(num_filters=2, depth=8), channels=channels)
 
 
 @pytest.mark.parametrize(
@@ -227,8 +263,13 @@ def test_plot_samples_grey_with_predictions(tmp_path):
     assert_valid_png(path)
     assert len(figure.axes) == 10
     titles = [(ax.get_title(), ax.title.get_color()) for ax in figure.axes]
-    assert titles[0] == ("a / a", "green")
-    assert titles[2] == ("c / b", "red")
+    assert titles[0] == ("true a / pred a", "green")
+    assert titles[2] == ("true c / pred b", "red")
+
+
+def test_plot_samples_puts_long_true_and_predicted_names_on_two_lines():
+    figure = plotting.plot_samples(np.zeros((2, 1, 4, 4)), [0, 1], [0, 0], class_names=["airplane", "automobile"])
+    assert [ax.get_title() for ax in figure.axes] == ["true airplane\npred airplane", "true automobile\npred airplane"]
 
 
 def test_plot_samples_rgb_any_range_and_max_images(tmp_path):
@@ -272,3 +313,34 @@ def test_missing_matplotlib_gives_install_hint(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", refuse_matplotlib)
     with pytest.raises(ImportError, match=r"pip install scratchcnn\[plot\]"):
         plotting.plot_history(HISTORY)
+
+
+# ---------------------------------------------------------------- saliency and Grad-CAM
+
+def real_network(depth):
+    from scratchcnn import ConvLayer, Dense, Flatten, MultiClassDense, Network, PoolingLayer
+
+    network = Network([ConvLayer(3, depth, 4, padding=1), PoolingLayer(), Flatten(), Dense(64, 8),
+                       MultiClassDense(8, 3)]).initialize(seed=0)
+    network.metadata["class_names"] = ["ant", "bee", "cow"]
+    return network
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_plot_saliency_and_grad_cam_write_pngs_titled_with_the_class(depth, tmp_path):
+    network = real_network(depth)
+    x = np.random.default_rng(0).random((depth, 8, 8), dtype=np.float32)
+    figure = plotting.plot_saliency(network, x, path=tmp_path / "saliency.png")
+    assert_valid_png(tmp_path / "saliency.png")
+    predicted = ["ant", "bee", "cow"][int(np.argmax(network.predict(x[None])))]
+    assert figure.texts[0].get_text() == f"Saliency for class {predicted} (predicted)"
+    figure = plotting.plot_grad_cam(network, x, class_index=2, path=tmp_path / "grad_cam.png")
+    assert_valid_png(tmp_path / "grad_cam.png")
+    assert figure.texts[0].get_text() == "Grad-CAM for class cow (chosen)"
+    overlay = figure.axes[1].images
+    assert len(overlay) == 2 and overlay[1].get_array().shape == (8, 8)  # the map over a grey copy of the input
+
+
+def test_plot_saliency_refuses_a_batch():
+    with pytest.raises(ValueError, match=r"Received: x.shape=\(1, 1, 8, 8\)"):
+        plotting.plot_saliency(real_network(1), np.zeros((1, 1, 8, 8)))

@@ -35,3 +35,15 @@ def test_batchnorm_photo_convnet_trains_and_its_saved_copy_predicts_alike(tmp_pa
                   seed=0, verbose=0)
     network.save_model(str(tmp_path / "photo.model"))
     np.testing.assert_array_equal(load_model(str(tmp_path / "photo.model")).predict(X), network.predict(X))
+
+
+def test_the_photo_convnets_end_in_sigmoid_for_two_classes_and_softmax_for_more():
+    from scratchcnn import MultiClassDense
+    import pytest
+
+    for make in (zoo.batchnorm_photo_convnet, lambda **options: zoo.small_photo_convnet(size=32, **options)):
+        assert make().layers[-1].activation == "sigmoid" and make().output_shapes((3, 32, 32))[-1][1] == (1,)
+        network = make(num_classes=5)
+        assert isinstance(network.layers[-1], MultiClassDense) and network.output_shapes((3, 32, 32))[-1][1] == (5,)
+        with pytest.raises(ValueError, match="Received: num_classes=1"):
+            make(num_classes=1)

@@ -6,14 +6,20 @@
 """
 from . import fashion_mnist, mnist
 from .idx import read_idx
-from .image_folder import list_classes, load_image_folder
+from .image_batches import ImageDecodeError, ImageFolderBatches
+from .image_folder import IMAGE_EXTENSIONS, list_classes, list_image_files, load_image, load_image_folder
 from .mnist import load_mnist
 from .synthetic import four_bit_dataset, xor_dataset
 
 __all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImageDecodeError",
+    "ImageFolderBatches",
     "fashion_mnist",
     "four_bit_dataset",
     "list_classes",
+    "list_image_files",
+    "load_image",
     "load_image_folder",
     "load_mnist",
     "mnist",

@@ -1,17 +1,24 @@
 """Load a folder of images with one sub-folder per class (``cats/``, ``dogs/``, ...).
 
+A class's images are every file under its folder, at any depth, as in Keras's
+``image_dataset_from_directory``: ``cats/indoor/a.jpg`` is a cat. Hidden files and folders
+(names starting with '.') are ignored, and symbolic links to folders are not followed.
+
 Decoding needs Pillow, the optional ``images`` extra: ``pip install scratchcnn[images]``.
 """
 import numbers
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_seed
+from ._checks import check_positive_int, check_seed
 from ._split import check_split, stratified_split
 
 COLOR_MODES = {"rgb": "RGB", "grayscale": "L"}  # our name -> Pillow mode
+# The files a lazy load reads (it cannot skip a file once the batches are counted): Keras's list, and TIFF, WebP.
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
 
 def list_classes(path):
@@ -23,8 +30,9 @@ def list_classes(path):
     return [folder.name for folder in _class_folders(path)]
 
 
-def load_image_folder(path, size=(50, 50), color="rgb", split=(0.8, 0.1, 0.1), seed=0):
-    """Decode, resize and label every image under ``path/<class name>/``.
+def load_image_folder(path, size=(50, 50), color="rgb", split=(0.8, 0.1, 0.1), seed=0, *, lazy=False,
+                      batch_size=None, shuffle=None):
+    """Decode, resize and label every image under ``path/<class name>/`` (sub-folders included).
 
     Also accepts the Kaggle nested layout, where ``path`` holds a single folder that
     holds the class folders (``training_set/training_set/cats``). Files that cannot
@@ -36,20 +44,36 @@ def load_image_folder(path, size=(50, 50), color="rgb", split=(0.8, 0.1, 0.1), s
         color: 'rgb' (3 channels) or 'grayscale' (1 channel).
         split: (train, test, val) fractions summing to 1, stratified per class; or None.
         seed: seeds the split and shuffle; same seed, same result.
+        lazy: return batch sources (ImageFolderBatches) that decode images when a batch is asked
+            for, instead of arrays: for folders larger than memory. Only files with an image
+            extension (IMAGE_EXTENSIONS) are listed, and a damaged one raises ImageDecodeError,
+            naming it, when its batch is read.
+        batch_size: images per batch of a lazy source (default 32).
+        shuffle: whether a lazy training source (the only source with split=None) reads each
+            epoch in a new seeded order (default True); test and validation sources never do.
 
     Returns:
         With ``split=None``: ``images, labels, class_names`` in folder order.
         Otherwise: ``train_images, train_labels, test_images, test_labels,
         val_images, val_labels, class_names``, each part shuffled.
         Images are float32 in [0, 1], (N, 3, H, W) or (N, 1, H, W); labels int64 (N,).
+        With ``lazy=True``: one ImageFolderBatches with ``split=None``, otherwise the
+        ``(train, test, val)`` sources; each has ``class_names``.
     """
     size = _check_size(size)
     mode = _check_color(color)
     split = None if split is None else check_split(split)
     seed = check_seed(seed)
+    if lazy is not True and lazy is not False:
+        raise ValueError(f"Received an invalid value for lazy, expected True or False. Received: lazy={lazy!r}")
+    if not lazy and (batch_size is not None or shuffle is not None):
+        raise ValueError("Received batch_size or shuffle without lazy=True, expected them only for a lazy load "
+                         f"(the arrays come whole). Received: batch_size={batch_size!r}, shuffle={shuffle!r}")
     class_folders = _class_folders(path)
-    images, labels = _load_all(class_folders, size, mode)
     class_names = [folder.name for folder in class_folders]
+    if lazy:
+        return _lazy_sources(class_folders, size, mode, split, seed, batch_size, shuffle)
+    images, labels = _load_all(class_folders, size, mode)
     if split is None:
         return images, labels, class_names
     outputs = []
@@ -58,18 +82,73 @@ def load_image_folder(path, size=(50, 50), color="rgb", split=(0.8, 0.1, 0.1), s
     return (*outputs, class_names)
 
 
+def list_image_files(path):
+    """``(files, labels, class_names)``: every image file (by extension, IMAGE_EXTENSIONS) under the class
+    folders of ``path``, in sorted order, with its class index (int64 (N,)); nothing is decoded."""
+    return _image_files(_class_folders(path))
+
+
+def _image_files(class_folders):
+    """list_image_files for class folders already found."""
+    files, labels = [], []
+    for label, folder in enumerate(class_folders):
+        found = [file for file in _class_files(folder) if file.suffix.lower() in IMAGE_EXTENSIONS]
+        files += found
+        labels += [label] * len(found)
+    if not files:
+        raise ValueError(
+            f"Invalid image folder '{class_folders[0].parent}': expected at least one image file "
+            f"({', '.join(IMAGE_EXTENSIONS)}) in its class folders. Received: none in {[f.name for f in class_folders]}"
+        )
+    return files, np.array(labels, dtype=np.int64), [folder.name for folder in class_folders]
+
+
+def load_image(file, size=(50, 50), color="rgb"):
+    """One image file -> float32 (C, H, W) in [0, 1], decoded as load_image_folder decodes each of its files.
+
+    A file Pillow cannot read raises ImageDecodeError (a ValueError) naming it.
+    """
+    from .image_batches import ImageDecodeError
+
+    size, mode, Image = _check_size(size), _check_color(color), _import_pillow()
+    try:
+        array = _decode(Image, file, size, mode)  # (H, W, C) uint8
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
+        raise ImageDecodeError(f"Could not decode the image file '{file}': {type(error).__name__}: {error}") from error
+    images = array.transpose(2, 0, 1).astype(np.float32)  # (C, H, W)
+    images /= 255.0
+    return images
+
+
+def _lazy_sources(class_folders, size, mode, split, seed, batch_size, shuffle):
+    """ImageFolderBatches over the image files of the class folders: one, or (train, test, val)."""
+    from .image_batches import ImageFolderBatches
+
+    batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size")
+    shuffle = True if shuffle is None else shuffle
+    files, labels, names = _image_files(class_folders)
+
+    def source(indices, shuffled):
+        return ImageFolderBatches([files[i] for i in indices], labels[indices], names, size, mode,
+                                  batch_size=batch_size, shuffle=shuffled, seed=seed)
+    if split is None:
+        return source(np.arange(len(files)), shuffle)
+    train, test, val = stratified_split(labels, split, np.random.default_rng(seed))
+    return source(train, shuffle), source(test, False), source(val, False)
+
+
 def _load_all(class_folders, size, mode):
     """Decode every file of every class folder -> float32 (N, C, H, W), int64 (N,)."""
     Image = _import_pillow()
     decoded, labels, skipped = [], [], []
     for label, folder in enumerate(class_folders):
-        for file in _visible(folder.iterdir(), want_dirs=False):
+        for file in _class_files(folder):
             try:
                 decoded.append(_decode(Image, file, size, mode))
                 labels.append(label)
             except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
                 # Pillow signals unreadable or damaged files with any of these.
-                skipped.append(f"{folder.name}/{file.name}")
+                skipped.append(file.relative_to(folder.parent).as_posix())
     if skipped:
         warnings.warn(
             f"Skipped {len(skipped)} file(s) that could not be decoded as images: "
@@ -81,9 +160,18 @@ def _load_all(class_folders, size, mode):
             f"Invalid image folder '{class_folders[0].parent}': expected at least one decodable "
             f"image in its class folders. Received: none in {[f.name for f in class_folders]}"
         )
-    images = np.stack(decoded)  # (N, H, W, C) uint8
-    images = images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0  # (N, C, H, W)
+    images = np.stack(decoded).transpose(0, 3, 1, 2).astype(np.float32)  # (N, H, W, C) uint8 -> (N, C, H, W)
+    images /= 255.0
     return images, np.array(labels, dtype=np.int64)
+
+
+def _class_files(folder):
+    """Every visible file under a class folder, at any depth, in sorted path order (folder links not followed)."""
+    files = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(name for name in dirs if not name.startswith("."))
+        files += [Path(root) / name for name in sorted(names) if not name.startswith(".")]
+    return sorted(files)
 
 
 def _decode(Image, file, size, mode):

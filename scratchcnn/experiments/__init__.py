@@ -2,12 +2,14 @@
 import os
 import time
 
-from .. import losses
+from .. import losses, optimizers
 from ..callbacks import LearningRateScheduler
+from ..inputs import check_int
 from .artifacts import write_pictures, write_report, write_results
+from .folder import train_folder
 from .recipes import RECIPES, Data, Recipe
 
-__all__ = ["RECIPES", "Data", "Recipe", "run_experiment"]
+__all__ = ["RECIPES", "Data", "Recipe", "run_experiment", "train_folder"]
 
 
 def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=None, seed=0, data_path=None,
@@ -19,6 +21,11 @@ def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=No
     if name not in RECIPES:
         raise ValueError(f"Received an unknown experiment, expected one of {sorted(RECIPES)}. Received: {name!r}")
     recipe = RECIPES[name]
+    chosen = _check_settings(epochs, batch_size, learning_rate, optimizer)
+    if limit is not None:
+        check_int("limit", limit)
+    epochs, batch_size, learning_rate, optimizer = (getattr(recipe, key) if value is None else value
+                                                    for key, value in chosen.items())
     data = recipe.load(data_path, seed)
     if limit is not None:
         data = data.head(limit)
@@ -26,18 +33,17 @@ def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=No
     network = recipe.build(data)
     network.metadata = {"input_shape": list(data.train_x.shape[1:]), "class_names": list(data.class_names),
                         "experiment": name}
-    print_fn(f"{name}: {recipe.description}\nData: {data.note}")
+    print_fn(f"{name}: {recipe.description}\nTraining: {recipe.settings(**chosen)}\nData: {data.note}")
     network.summary(input_shape=data.train_x.shape[1:], print_fn=print_fn)
     loss_fn, loss_derivative = losses.get(recipe.loss)
-    epochs, learning_rate = epochs or recipe.epochs, learning_rate or recipe.learning_rate
     # The schedule is made for this run's epochs and learning rate, so --epochs and --lr reshape it.
     callbacks = [LearningRateScheduler(recipe.schedule(epochs, learning_rate))] if recipe.schedule else None
     start = time.perf_counter()
     history = network.train(
         data.train_x, data.train_y, epochs, learning_rate, loss_fn, loss_derivative,
         log_file=os.path.join(out_dir, "train_log.txt"), val_X=data.val_x, val_y=data.val_y,
-        batch_size=batch_size or recipe.batch_size, optimizer=optimizer or recipe.optimizer, seed=seed,
-        verbose=verbose, augment=recipe.augment, callbacks=callbacks)
+        batch_size=batch_size, optimizer=optimizers.OPTIMIZER_NAMES[optimizer](network.parameters(), lr=learning_rate),
+        seed=seed, verbose=verbose, augment=recipe.augment, callbacks=callbacks)
     seconds = time.perf_counter() - start
     model_path = os.path.join(out_dir, f"{name}.model")
     network.save_model(model_path)
@@ -54,3 +60,14 @@ def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=No
              f"[{recipe.report_result or 'no report figure'}]")
     print_fn(f"Model, log, report and pictures are in {os.path.abspath(out_dir)}/")
     return results
+
+
+def _check_settings(epochs, batch_size, learning_rate, optimizer):
+    """The training settings given (None: the recipe's), validated: 0 or less is an error, never "the default"."""
+    if optimizer is not None and (not isinstance(optimizer, str) or optimizer.lower() not in optimizers.OPTIMIZER_NAMES):
+        raise ValueError(f"Received an invalid value for optimizer, expected one of "
+                         f"{sorted(optimizers.OPTIMIZER_NAMES)}. Received: optimizer={optimizer!r}")
+    return {"epochs": None if epochs is None else check_int("epochs", epochs),
+            "batch_size": None if batch_size is None else check_int("batch_size", batch_size),
+            "learning_rate": None if learning_rate is None else optimizers.check_learning_rate(learning_rate),
+            "optimizer": None if optimizer is None else optimizer.lower()}

@@ -50,6 +50,19 @@ class Recipe:
     augment: Optional[Callable] = None  # augment(x_batch, rng), e.g. Augmentation(crop_padding=2)
     schedule: Optional[Callable] = None  # (epochs, learning_rate) -> schedule(epoch, lr) for LearningRateScheduler
 
+    def settings(self, epochs=None, batch_size=None, learning_rate=None, optimizer=None):
+        """'12 epochs, batch size 64, adam, lr 0.001': the recipe's training settings, each given value
+        (not None) in its place, marked with the recipe's own."""
+        parts = [(_epochs_text, epochs, self.epochs), ("batch size {}".format, batch_size, self.batch_size),
+                 (str, optimizer, self.optimizer), ("lr {:g}".format, learning_rate, self.learning_rate)]
+        return ", ".join(show(own if given is None else given) + ("" if given is None or given == own else
+                                                                   f" (recipe: {show(own)})")
+                         for show, given, own in parts)
+
+
+def _epochs_text(epochs):
+    return f"{epochs} epoch{'' if epochs == 1 else 's'}"
+
 
 def _toy(dataset, num_samples, class_names):
     def load(data_path, seed):
@@ -101,30 +114,30 @@ def _photos(size, per_class=None):
 
 
 RECIPES = {recipe.name: recipe for recipe in [
-    Recipe("xor", "The report's 3-bit XOR: Dense 3-4-3-1 (tanh, tanh, sigmoid), BCE, per-sample SGD.",
+    Recipe("xor", "The report's 3-bit XOR: Dense 3-4-3-1 (tanh, tanh, sigmoid), BCE.",
            _toy(xor_dataset, 15, ["0", "1"]), lambda data: zoo.xor_net(), "bce_loss", 4000, 0.01, 1,
            report_result="accuracy 1.0"),
     Recipe("multiclass", "The report's 4-bit, 3-class set (class = number of ones, capped at 2): Dense 4-4-3-3.",
            _toy(four_bit_dataset, 25, ["0 ones", "1 one", "2+ ones"]), lambda data: zoo.four_bit_net(),
            "categorical_crossentropy", 8000, 0.2, 1, report_result="accuracy 1.0"),
-    Recipe("mnist-report", "The report's MNIST protocol: listing 10, 300 images, 100 epochs, lr 0.0003, per-sample SGD.",
+    Recipe("mnist-report", "The report's MNIST protocol: listing 10 on 300 images.",
            _mnist_report, lambda data: zoo.report_mnist_net(), "categorical_crossentropy", 100, 0.0003, 1,
            report_result="test accuracy 0.82 after 5 h 09 min"),
-    Recipe("mnist", "Full MNIST, Keras-style convnet (Conv32-Pool-Conv64-Pool-128-10, dropout 0.4), Adam, batch 64, "
-                    "random shifts of up to 2 pixels.",
+    Recipe("mnist", "Full MNIST, Keras-style convnet (Conv32-Pool-Conv64-Pool-128-10, dropout 0.4), random shifts of "
+                    "up to 2 pixels.",
            _idx_pair(mnist.load_data, [str(d) for d in range(10)]), lambda data: zoo.mnist_convnet(dropout=0.4),
            "categorical_crossentropy", 12, 1e-3, 64, optimizer="adam", augment=Augmentation(crop_padding=2),
            report_result="Keras's reference convnet: 0.992"),
     Recipe("fashion-mnist", "Fashion-MNIST (apt-get install dataset-fashion-mnist) with the same convnet as mnist.",
            _idx_pair(fashion_mnist.load_data, list(fashion_mnist.CLASS_NAMES)),
            lambda data: zoo.mnist_convnet(dropout=0.4), "categorical_crossentropy", 12, 1e-3, 64, optimizer="adam"),
-    Recipe("catsdogs-report", "The report's cats vs dogs: listing 13 at 50x50 on 140 photos, per-sample SGD.",
+    Recipe("catsdogs-report", "The report's cats vs dogs: listing 13 at 50x50 on 140 photos.",
            _photos((50, 50), per_class=70), lambda data: zoo.report_catsdogs_net(), "bce_loss", 100, 0.0003, 1,
            report_result="accuracy 0.50 after 8 h 21 min"),
     Recipe("catsdogs", "Cats vs dogs, stronger: 64x64 photos, four Conv-BatchNorm-ReLU stages (32-64-128-256, "
-                       "max-pools between), global average pooling, dropout 0.3, sigmoid; Adam lr 0.002 with cosine "
-                       "decay to 1 %, batch 32, 50 epochs, all training photos; random resized crops (50-100 % of the "
-                       "area), flips, brightness and contrast jitter of 20 %.",
+                       "max-pools between), global average pooling, dropout 0.3, sigmoid; the lr decays on a cosine to "
+                       "1 %; all training photos; random resized crops (50-100 % of the area), flips, brightness and "
+                       "contrast jitter of 20 %.",
            _photos((64, 64)), lambda data: zoo.batchnorm_photo_convnet(3), "bce_loss", 50, 2e-3, 32,
            optimizer="adam", augment=Augmentation(crop_scale=(0.5, 1.0), horizontal_flip=True, brightness=0.2,
                                                   contrast=0.2),

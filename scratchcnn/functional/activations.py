@@ -85,12 +85,18 @@ ACTIVATIONS = {
 }
 
 
+# Other spellings accepted for the canonical names above (Keras's 'leaky_relu'); matched case-insensitively.
+ALIASES = {"leaky_relu": "leakyrelu"}
+
+
 def activation_name(name):
-    """Canonical activation name: None means 'linear'; unknown names raise ValueError."""
+    """Canonical activation name, case-insensitively, with Keras's spellings: None means 'linear',
+    'leaky_relu' (or 'LeakyReLU') is 'leakyrelu'; unknown names raise ValueError."""
     name = "linear" if name is None else name
-    if not isinstance(name, str) or name.lower() not in ACTIVATIONS:
+    canonical = ALIASES.get(name.lower(), name.lower()) if isinstance(name, str) else None
+    if canonical not in ACTIVATIONS:
         raise ValueError(
-            f"Received an invalid value for activation, expected one of {sorted(ACTIVATIONS)} or None. "
-            f"Received: activation={name!r}"
+            f"Received an invalid value for activation, expected one of {sorted(ACTIVATIONS)} "
+            f"(or {sorted(ALIASES)}) or None. Received: activation={name!r}"
         )
-    return name.lower()
+    return canonical

@@ -135,7 +135,7 @@ def test_profile_prints_every_layer_of_a_recipe(capsys):
     assert "Forward ms" in table and "Backward ms" in table
 
 
-@pytest.mark.parametrize("command", ["experiment", "train", "evaluate", "predict", "summary", "profile"])
+@pytest.mark.parametrize("command", ["experiment", "train", "evaluate", "predict", "summary", "profile", "explain"])
 def test_every_sub_command_documents_its_options(command):
     done = subprocess.run([sys.executable, "-m", "scratchcnn", command, "--help"], capture_output=True, text=True)
     assert done.returncode == 0

@@ -215,7 +215,7 @@ def test_invalid_verbose_is_refused(verbose):
 
 
 @pytest.mark.parametrize("option, value", [("epochs", 0), ("batch_size", 0), ("initial_epoch", -1),
-                                           ("optimizer", "rmsprop"), ("learning_rate", -0.1)])
+                                           ("optimizer", "adagrad"), ("learning_rate", -0.1)])
 def test_invalid_options_are_refused_naming_the_option(option, value):
     X, y = blobs()
     arguments = {"epochs": 1, "learning_rate": 0.1, "batch_size": 1, "initial_epoch": 0, "optimizer": "sgd"}

@@ -453,3 +453,96 @@ def test_stop_training_set_in_on_batch_end_stops_after_that_batch():
     history = train(classifier(), [stopper], epochs=3)  # 12 samples, batch_size 4: 3 batches an epoch
     assert history.epoch == [0]  # on_epoch_end still runs for the cut-short epoch, as in Keras
     assert stopper.batches == 1
+
+
+# -- verbose: a line when a callback acts --------------------------------------------------
+def test_reduce_lr_on_plateau_verbose_prints_each_reduction(capsys):
+    drive(ReduceLROnPlateau(factor=0.5, patience=1, verbose=1), [1.0, 1.0, 1.0])
+    assert capsys.readouterr().out.splitlines() == [
+        "Epoch 2: ReduceLROnPlateau reducing learning rate to 0.5.",
+        "Epoch 3: ReduceLROnPlateau reducing learning rate to 0.25."]
+    drive(ReduceLROnPlateau(factor=0.5, patience=1), [1.0, 1.0, 1.0])
+    assert capsys.readouterr().out == ""
+
+
+def test_early_stopping_verbose_says_when_it_stops_and_restores(capsys):
+    drive(EarlyStopping(patience=1, restore_best_weights=True, verbose=1), [1.0, 0.5, 0.7, 0.8])
+    assert capsys.readouterr().out.splitlines() == [
+        "Epoch 3: early stopping", "Restoring model weights from the end of the best epoch: 2."]
+    drive(EarlyStopping(patience=5, verbose=1), [1.0, 0.5])  # neither stopped nor restoring: nothing to say
+    assert capsys.readouterr().out == ""
+
+
+def test_model_checkpoint_verbose_reports_every_decision(capsys):
+    drive(ModelCheckpoint("m-{epoch}.model", save_best_only=True, verbose=1), [2.0, 3.0, 1.0])
+    assert capsys.readouterr().out.splitlines() == [
+        "Epoch 1: val_loss improved from inf to 2.00000, saving model to m-1.model",
+        "Epoch 2: val_loss did not improve from 2.00000",
+        "Epoch 3: val_loss improved from 2.00000 to 1.00000, saving model to m-3.model"]
+    drive(ModelCheckpoint("every.model", verbose=True), [2.0])
+    assert capsys.readouterr().out == "Epoch 1: saving model to every.model\n"
+
+
+@pytest.mark.parametrize("make", [lambda v: EarlyStopping(verbose=v), lambda v: ReduceLROnPlateau(verbose=v),
+                                  lambda v: ModelCheckpoint("m.model", verbose=v)])
+@pytest.mark.parametrize("verbose", [2, -1, "1", 0.5, None])
+def test_verbose_must_be_0_or_1(make, verbose):
+    with pytest.raises(ValueError, match=f"invalid value for verbose, expected 0.*Received: verbose={verbose!r}"):
+        make(verbose)
+
+
+@pytest.mark.parametrize("options, name", [({"monitor": ""}, "monitor"), ({"monitor": 3}, "monitor"),
+                                           ({"save_weights_only": "yes"}, "save_weights_only"),
+                                           ({"save_best_only": 1}, "save_best_only"), ({"filepath": None}, "filepath")])
+def test_model_checkpoint_refuses_invalid_arguments(options, name):
+    with pytest.raises(ValueError, match=f"invalid value for {name}"):
+        ModelCheckpoint(**{"filepath": "m.model", **options})
+
+
+# -- ModelCheckpoint(save_weights_only=True) -----------------------------------------------
+def test_model_checkpoint_save_weights_only_writes_weights_files_that_load_weights_reads(tmp_path):
+    import zipfile
+
+    network, spy = classifier(), WeightsPerEpoch()
+    checkpoint = ModelCheckpoint(str(tmp_path / "w-{epoch}.weights"), save_weights_only=True)
+    train(network, [spy, checkpoint], epochs=3)
+    assert sorted(os.listdir(tmp_path)) == ["w-1.weights", "w-2.weights", "w-3.weights"]
+    with zipfile.ZipFile(tmp_path / "w-2.weights") as archive:
+        assert sorted(archive.namelist()) == ["manifest.json", "weights.npz"]  # no layer configs, no optimiser
+    fresh = classifier()
+    scratchcnn.load_weights(fresh, str(tmp_path / "w-2.weights"))
+    assert same_weights(fresh.get_weights(), spy.weights[1])
+    assert "epochs_completed" not in network.metadata  # the model's metadata is left alone
+
+
+# -- a val_* monitor without validation data: a warning up front, then nothing -------------
+@pytest.mark.parametrize("make", [lambda: EarlyStopping(patience=0), lambda: ReduceLROnPlateau(patience=0),
+                                  lambda: ModelCheckpoint("never.model", save_best_only=True)])
+def test_check_monitors_warns_once_up_front_and_the_callback_then_does_nothing(make, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    callback = make()
+    with pytest.warns(RuntimeWarning, match=f"{type(callback).__name__} monitors 'val_loss'.*no validation data"):
+        scratchcnn.callbacks.check_monitors([callback], has_validation=False)
+    run = drive(callback, [1.0, 1.0, 1.0], monitor="loss")  # the logs hold no val_loss: no error, no action
+    assert run.epochs == 3 and run.lrs == [1.0, 1.0, 1.0] and not run.network.stop_training
+    assert run.network.saved == [] and os.listdir(tmp_path) == []
+
+
+def test_check_monitors_is_silent_with_validation_data_or_a_training_monitor():
+    import warnings
+
+    callbacks = [EarlyStopping(), ReduceLROnPlateau(monitor="loss"), ModelCheckpoint("m.model"), TerminateOnNaN()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scratchcnn.callbacks.check_monitors(callbacks, has_validation=True)
+        scratchcnn.callbacks.check_monitors(callbacks[1:], has_validation=False)
+    with pytest.raises(ValueError, match="val_loss"):  # once validation data is promised, a missing figure is an error
+        drive(callbacks[0], [1.0], monitor="loss")
+
+
+def test_a_checked_val_monitor_in_a_real_run_without_validation_carries_on():
+    network, stopper = classifier(), EarlyStopping(patience=0)
+    with pytest.warns(RuntimeWarning, match="EarlyStopping monitors 'val_loss'"):
+        scratchcnn.callbacks.check_monitors([stopper], has_validation=False)
+    history = train(network, [stopper], epochs=3)
+    assert history.epoch == [0, 1, 2] and stopper.stopped_epoch is None
