@@ -50,9 +50,20 @@ class History(Callback):
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
 
 
-def _format_logs(logs, keys=("loss", "accuracy", "val_loss", "val_accuracy")):
-    names = {"loss": "Loss", "accuracy": "Accuracy", "val_loss": "Val Loss", "val_accuracy": "Val Accuracy"}
-    return ", ".join(f"{names[k]}: {logs[k]:.4f}" for k in keys if k in logs)
+def _shown(logs):
+    """The figures a log line shows: the loss and every metric, training ones first, then validation ones."""
+    keys = [key for key in logs if key not in ("lr", "time") and not key.startswith("val_")]
+    return keys + [key for key in logs if key.startswith("val_")]
+
+
+def _label(key):
+    """'loss' -> 'Loss', 'val_accuracy' -> 'Val Accuracy', 'mae' -> 'MAE', 'top_5_accuracy' -> 'Top 5 Accuracy'."""
+    words = key.split("_")
+    return " ".join(word.upper() if word in ("mae", "mse") else word.capitalize() for word in words)
+
+
+def _format_logs(logs):
+    return ", ".join(f"{_label(key)}: {logs[key]:.4f}" for key in _shown(logs))
 
 
 class LogFile(Callback):
@@ -109,12 +120,12 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.update(1)
             if batch % 10 == 0 or batch == self.steps - 1:
-                self._bar.set_postfix(loss=f"{logs['loss']:.4f}", accuracy=f"{logs['accuracy']:.4f}", refresh=False)
+                self._bar.set_postfix({key: f"{logs[key]:.4f}" for key in _shown(logs)}, refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start
         if self._bar is not None:
-            shown = ("loss", "accuracy", "val_loss", "val_accuracy")
+            shown = _shown(logs or {})
             self._bar.set_postfix({k: f"{logs[k]:.4f}" for k in shown if k in (logs or {})}, refresh=True)
             self._bar.close()
             self._bar = None

@@ -66,12 +66,24 @@ class Network:
             layer.reset_parameters(rng)
         return self
 
+    def build(self, input_shape):
+        """Create the weights of the layers that learn their input size (Dense(units), ConvLayer(k, num_filters=n),
+        BatchNorm()) for per-sample inputs of input_shape; train, predict and summary do it on first use."""
+        self.output_shapes(input_shape)
+        return self
+
     def output_shapes(self, input_shape):
-        """Per-sample (input, output) shape of every layer; ValueError naming the first layer that does not chain."""
+        """Per-sample (input, output) shape of every layer; ValueError naming the first layer that does not chain.
+
+        A layer not built yet (see build) is built here, for the input shape it gets."""
         self._require_layers()
         shapes, shape = [], tuple(input_shape)
         for index, layer in enumerate(self.layers):
             try:
+                if getattr(layer, "built", True) is False:
+                    layer.build(shape)
+                    layer.astype(self.dtype)
+                    self.optimizer, self._plans = None, {}  # the parameter list changed
                 out = tuple(layer.output_shape(shape))
             except ValueError as error:
                 raise ValueError(f"Layer {index} ({layer!r}) does not chain: {error}") from None
@@ -80,7 +92,8 @@ class Network:
         return shapes
 
     def summary(self, sample=None, input_shape=None, print_fn=print):
-        """Print (and return) a table of every layer's input and output shape and parameter count."""
+        """Print a table of every layer's input and output shape and parameter count (as Keras, returning None);
+        with print_fn=None, return the table instead."""
         from .summary import summary_table
 
         self._require_layers()
@@ -95,9 +108,10 @@ class Network:
             raise ValueError(f"Received an invalid value for input_shape, expected positive integers such as "
                              f"(1, 28, 28). Received: input_shape={input_shape!r}")
         table = summary_table(self, input_shape)
-        if print_fn is not None:
-            print_fn(table)
-        return table
+        if print_fn is None:
+            return table
+        print_fn(table)
+        return None
 
     def astype(self, dtype):
         self.dtype = np.dtype(dtype)
@@ -198,8 +212,8 @@ class Network:
 
         `loss_fn` is a loss function or its name ('categorical_crossentropy', 'mse', ...); None
         takes compile()'s. accuracy is None for a regression loss (mse, mae). With
-        return_dict=True: {'loss': ..., and each metric's name: value} (metrics=None: accuracy for
-        a classification loss, none for regression). X may be a batch source (see train), y then None.
+        return_dict=True: {'loss': ..., and each metric's name: value} (metrics=None: compile()'s, else
+        accuracy for a classification loss, none for regression). X may be a batch source (see train), y then None.
         """
         loss_fn = self._compiled_loss(loss_fn)[0]
         batch_size = check_int("batch_size", batch_size)
@@ -213,6 +227,8 @@ class Network:
         classification = loss_fn in losses.CLASSIFICATION or not any(loss_fn is fn for fn, _ in losses.LOSSES.values())
         if not return_dict:
             return outputs, loss, (metrics_module.accuracy(y, outputs) if classification else None)
+        if metrics is None and getattr(self, "_compiled", None) is not None and self._compiled["metrics"]:
+            metrics = self._compiled["metrics"]
         chosen = self._metrics(metrics, loss_fn)
         return {"loss": loss, **{metric.name: metric.total(y, outputs) / len(outputs) for metric in chosen}}
 
@@ -375,18 +391,19 @@ class Network:
         sample_ndim = self._sample_ndim()
         if sample_ndim is None:  # only rank-agnostic layers (Dropout, BatchNorm, ...): any batched input
             sample_ndim = X.ndim - 1
-        if allow_unbatched and X.ndim == sample_ndim:  # one sample: check it as a batch of one
-            return self._prepare_inputs(X[None], name, check_values=check_values)[0]
+        if allow_unbatched and X.ndim == sample_ndim and not self._missing_channel_axis(X):
+            return self._prepare_inputs(X[None], name, check_values=check_values)[0]  # one sample: a batch of one
         if X.ndim != sample_ndim + 1:
             raise ValueError(
                 f"Received {name} of shape {tuple(X.shape)}, expected a batch of rank {sample_ndim + 1}: "
-                f"{describe_shape(self._first_layer_shape())} for the first layer {first!r}.")
+                f"{describe_shape(self._first_layer_shape())} for the first layer {first!r}.{self._shape_hint(X, name)}")
         if len(X) == 0:
             raise ValueError(f"Received an empty {name} (0 samples), expected at least one sample.")
         try:
             self.output_shapes(X.shape[1:])
         except ValueError as error:
-            raise ValueError(f"Received {name} of shape {tuple(X.shape)}, which does not fit the network: {error}") from None
+            raise ValueError(f"Received {name} of shape {tuple(X.shape)}, which does not fit the network: "
+                             f"{error}{self._shape_hint(X, name)}") from None
         if check_values and not parallel.all_finite(X):
             raise ValueError(f"Received NaN or inf in {name}, expected finite numbers.")
         return X
@@ -397,11 +414,27 @@ class Network:
 
     def _first_layer_shape(self):
         first = self.layers[0]
-        if hasattr(first, "depth"):
+        if getattr(first, "depth", None) is not None:
             return ("C=" + str(first.depth), "H", "W")
-        if hasattr(first, "input_dim"):
+        if getattr(first, "input_dim", None) is not None:
             return (first.input_dim,)
-        return ("C", "H", "W")
+        return ("features",) if self._sample_ndim() == 1 else ("C", "H", "W")
+
+    def _missing_channel_axis(self, X):
+        """Whether X (N, H, W) looks like one-channel images without their channel axis (not one (C, H, W) sample)."""
+        depth = getattr(self.layers[0], "depth", None)
+        return X.ndim == 3 and depth == 1 and X.shape[0] != 1
+
+    def _shape_hint(self, X, name):
+        """How to fix two common input mistakes: images without a channel axis, and channels-last images."""
+        depth = getattr(self.layers[0], "depth", None)
+        if self._missing_channel_axis(X):
+            return (f" For one-channel images (N, H, W), add the channel axis: {name}[:, None] has shape "
+                    f"{(X.shape[0], 1, *X.shape[1:])}.")
+        if X.ndim == 4 and depth is not None and X.shape[-1] == depth and X.shape[1] != depth:
+            return (f" The images look channels-last (N, H, W, C); scratchcnn takes channels-first (N, C, H, W): "
+                    f"{name}.transpose(0, 3, 1, 2) has shape {(X.shape[0], X.shape[3], X.shape[1], X.shape[2])}.")
+        return ""
 
     def _training_data(self, X, y, val_X, val_y, validation_split):
         """(training.Arrays or training.Source, validation (X, y) or None), holding out the last validation_split

@@ -58,11 +58,16 @@ _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 # How many values (parameters and buffers) a weighted layer's constructor allocates, from
 # its config's integer fields; layers missing here allocate none. Checked before building.
 _LAYER_SIZES = {
-    "ConvLayer": lambda c: c["num_filters"] * (c["depth"] * c["filter_size"] ** 2 + 1),
+    "ConvLayer": lambda c: c["num_filters"] * (c["depth"] * _kernel_area(c["filter_size"]) + 1),
     "Dense": lambda c: c["output_dim"] * (c["input_dim"] + 1),
     "MultiClassDense": lambda c: c["num_classes"] * (c["input_dim"] + 1),
     "BatchNorm": lambda c: 4 * c["num_features"],
 }
+
+
+def _kernel_area(filter_size):
+    """kh * kw for a filter_size of one integer or a (kh, kw) pair."""
+    return filter_size * filter_size if isinstance(filter_size, int) else math.prod(filter_size)
 
 
 class ModelFileError(ValueError):
@@ -264,7 +269,8 @@ def _parse_config(data):
 def _check_layer_size(index, name, config, declared):
     """Refuse a layer whose config implies other than the declared number of weights, before building it."""
     size_of = _LAYER_SIZES.get(name)
-    integers = {key: value for key, value in config.items() if isinstance(value, int) and not isinstance(value, bool)}
+    integers = {key: (value if isinstance(value, int) else tuple(value)) for key, value in config.items()
+                if _is_count(value) or isinstance(value, list) and len(value) == 2 and all(map(_is_count, value))}
     try:
         implied = size_of(integers) if size_of is not None else 0
     except KeyError:

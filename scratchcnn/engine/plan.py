@@ -82,12 +82,12 @@ def crop(layer, after, input_shape):
     """(rows, cols) of the input a convolution needs for exactly the outputs the pooling after it reads, or None
     when that is the whole input (or the layers are not an unpadded convolution before a pooling: with padding
     the crop would move the bottom and right zeros)."""
-    if not (isinstance(layer, ConvLayer) and isinstance(after, PoolingLayer)) or layer.padding:
+    if not (isinstance(layer, ConvLayer) and isinstance(after, PoolingLayer)) or any(layer.pads):
         return None
     _, out_rows, out_cols = layer.output_shape(input_shape)
     read = [(output_size(length, after.size, after.stride) - 1) * after.stride + after.size
             for length in (out_rows, out_cols)]                       # the pooling windows' reach
-    needed = tuple((length - 1) * layer.stride + layer.filter_size for length in read)
+    needed = tuple((length - 1) * stride + k for length, stride, k in zip(read, layer.strides, layer.kernel_size))
     return None if needed == tuple(input_shape[1:]) else needed
 
 

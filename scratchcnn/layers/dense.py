@@ -7,22 +7,44 @@ from .base import ActivatedLayer, Parameter
 class Dense(ActivatedLayer):
     """(N, input_dim) -> (N, output_dim): activation(x @ weight + bias), weight (input_dim, output_dim).
 
+    `Dense(input_dim, output_dim)` as in the report, or `Dense(units)` / `Dense(output_dim=units)`, which
+    learns its input size when the network is built, as Keras's Dense does.
+
     The math: `scratchcnn.reference.dense_forward` / `dense_backward`. The fast engine:
     `scratchcnn.functional.linear_forward` / `linear_backward`.
     """
 
     sample_ndim = 1
 
-    def __init__(self, input_dim, output_dim, activation="relu"):
+    def __init__(self, input_dim=None, output_dim=None, activation="relu"):
         super().__init__(activation)
-        self.input_dim = check_int("input_dim", input_dim)
+        if output_dim is None:  # Dense(units): Keras's one-argument form
+            input_dim, output_dim = None, input_dim
+        if output_dim is None:
+            raise ValueError("Received no output size, expected Dense(units), Dense(output_dim=units) or "
+                             "Dense(input_dim, output_dim).")
         self.output_dim = check_int("output_dim", output_dim)
+        self.input_dim = None
+        self._cache = None
+        if input_dim is not None:
+            self.build((check_int("input_dim", input_dim),))
+
+    @property
+    def built(self):
+        return self.input_dim is not None
+
+    def build(self, input_shape):
+        """Create the weights for inputs of input_shape = (input_dim,)."""
+        if len(input_shape) != 1:
+            raise self._shape_error(input_shape, "(features,): put Flatten() before a Dense layer")
+        self.input_dim = check_int("input_dim", input_shape[0])
         self.weight = Parameter(initializers.zeros((self.input_dim, self.output_dim)), "weight")
         self.bias = Parameter(initializers.zeros((self.output_dim,)), "bias")
         self.reset_parameters()
-        self._cache = None
 
     def reset_parameters(self, rng=None):
+        if not self.built:
+            return
         rng = initializers.as_generator(rng)
         dtype = self.weight.value.dtype
         self.weight.value = initializers.for_activation(
@@ -54,9 +76,17 @@ class Dense(ActivatedLayer):
 
 
 class MultiClassDense(Dense):
-    """(N, input_dim) -> (N, num_classes) class probabilities: Dense followed by softmax."""
+    """(N, input_dim) -> (N, num_classes) class probabilities: Dense followed by softmax.
 
-    def __init__(self, input_dim, num_classes):
+    `MultiClassDense(input_dim, num_classes)` as in the report, or `MultiClassDense(num_classes)`.
+    """
+
+    def __init__(self, input_dim=None, num_classes=None):
+        if num_classes is None:
+            input_dim, num_classes = None, input_dim
+        if num_classes is None:
+            raise ValueError("Received no num_classes, expected MultiClassDense(num_classes) or "
+                             "MultiClassDense(input_dim, num_classes).")
         super().__init__(input_dim, check_int("num_classes", num_classes), activation="softmax")
 
     @property

@@ -88,20 +88,32 @@ class BatchNorm(BuiltinLayer):
     engine: `scratchcnn.functional.batchnorm` (statistics summed over the threads).
     """
 
-    def __init__(self, num_features, momentum=0.1, eps=1e-5):
-        self.num_features = check_int("num_features", num_features)
+    def __init__(self, num_features=None, momentum=0.1, eps=1e-5):
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
             raise ValueError(
                 f"Received an invalid value for momentum, expected a number in [0, 1]. Received: momentum={momentum!r}")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
             raise ValueError(f"Received an invalid value for eps, expected a positive number. Received: eps={eps!r}")
         self.momentum, self.eps = float(momentum), float(eps)
+        self.num_features = None  # BatchNorm() learns it from its input when the network is built
+        self._cache = None
+        if num_features is not None:
+            self.build((check_int("num_features", num_features),))
+
+    @property
+    def built(self):
+        return self.num_features is not None
+
+    def build(self, input_shape):
+        """Create the parameters and statistics for input_shape[0] features or channels."""
+        self.num_features = check_int("num_features", input_shape[0])
         self.weight = Parameter(xp.ones((self.num_features,), dtype=np.float32), "weight")
         self.bias = Parameter(xp.zeros((self.num_features,), dtype=np.float32), "bias")
         self.reset_parameters()
-        self._cache = None
 
     def reset_parameters(self, rng=None):
+        if not self.built:
+            return
         dtype = self.weight.value.dtype
         self.weight.value = xp.ones((self.num_features,), dtype=dtype)
         self.bias.value = xp.zeros((self.num_features,), dtype=dtype)
@@ -109,7 +121,7 @@ class BatchNorm(BuiltinLayer):
         self.running_var = xp.ones((self.num_features,), dtype=dtype)
 
     def buffers(self):
-        return {"running_mean": self.running_mean, "running_var": self.running_var}
+        return {"running_mean": self.running_mean, "running_var": self.running_var} if self.built else {}
 
     def set_buffer(self, name, value):
         if name not in ("running_mean", "running_var"):
@@ -120,6 +132,8 @@ class BatchNorm(BuiltinLayer):
 
     def astype(self, dtype):
         super().astype(dtype)
+        if not self.built:
+            return self
         self.running_mean = self.running_mean.astype(dtype)
         self.running_var = self.running_var.astype(dtype)
         return self

@@ -126,15 +126,15 @@ def test_summary_accepts_one_sample_a_batch_a_nested_list_or_input_shape(name):
     assert network.summary(batch.tolist(), print_fn=None) == reference
 
 
-def test_summary_prints_the_table_it_returns(capsys):
+def test_summary_prints_the_table_and_returns_it_only_when_not_printing(capsys):
     network = build("xor")
-    table = network.summary([0.0, 1.0, 1.0])  # the report's call: one sample, default print_fn=print
-    assert capsys.readouterr().out == table + "\n"
-    printed = []
-    assert network.summary([0.0, 1.0, 1.0], print_fn=printed.append) == table
-    assert printed == [table]
-    network.summary([0.0, 1.0, 1.0], print_fn=None)
+    table = network.summary([0.0, 1.0, 1.0], print_fn=None)
     assert capsys.readouterr().out == ""
+    assert network.summary([0.0, 1.0, 1.0]) is None  # the report's call: one sample, default print_fn=print
+    assert capsys.readouterr().out == table + "\n"  # printed once (a notebook does not echo it a second time)
+    printed = []
+    assert network.summary([0.0, 1.0, 1.0], print_fn=printed.append) is None
+    assert printed == [table]
 
 
 def test_summary_of_the_report_call_on_a_mnist_image_as_nested_list():
