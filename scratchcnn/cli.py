@@ -118,6 +118,17 @@ def _profile(args):
     profile(network, X, repeats=args.repeats)
 
 
+def _export(args):
+    from .onnx_export import export_onnx
+
+    shape = [int(v) for v in args.input_shape.split(",")] if args.input_shape else None
+    try:
+        path = export_onnx(_load(args.model), args.out, input_shape=shape)
+    except ImportError as error:
+        raise SystemExit(f"scratchcnn: error: {error}") from None
+    print(f"Wrote {path}")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="scratchcnn", description="A CNN library written from scratch on NumPy.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +163,12 @@ def build_parser():
     summary.add_argument("model", help="a .model file written by scratchcnn")
     summary.add_argument("--input-shape", default=None, help="per-sample input shape, e.g. 1,28,28")
     summary.set_defaults(func=_summary)
+    export = sub.add_parser("export", help="write a saved model as an ONNX file (needs scratchcnn[onnx])")
+    export.add_argument("model", help="a .model file written by scratchcnn")
+    export.add_argument("out", help="the .onnx file to write")
+    export.add_argument("--input-shape", default=None, help="per-sample input shape, e.g. 1,28,28 "
+                                                           "(default: the one the model file records)")
+    export.set_defaults(func=_export)
     return parser
 
 
