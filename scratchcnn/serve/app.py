@@ -34,8 +34,8 @@ ERRORS = {status: {"description": text, "content": {"application/json": {"exampl
 def _require_packages():
     try:
         import fastapi  # noqa: F401
-        import multipart  # noqa: F401  (python-multipart: Starlette reads forms with it)
         import PIL  # noqa: F401
+        import python_multipart  # noqa: F401  (Starlette reads forms with it)
     except ImportError as error:
         raise ImportError(f'Serving needs FastAPI, python-multipart and Pillow ({error}): '
                           'pip install "scratchcnn[serve]"') from None

@@ -1,11 +1,7 @@
-"""Fixtures of the serving tests (helpers in serve_helpers.py); skipped without the serve extra."""
+"""Fixtures of the serving tests (helpers in serve_helpers.py)."""
 import numpy as np
 import pytest
-
-pytest.importorskip("fastapi")
-pytest.importorskip("multipart")
-
-from serve_helpers import digit_network  # noqa: E402
+from serve_helpers import digit_network
 
 
 @pytest.fixture(scope="module")

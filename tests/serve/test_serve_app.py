@@ -15,6 +15,9 @@ from scratchcnn.serve import create_app
 from scratchcnn.serve.limits import BodyLimit
 from scratchcnn.serve.preprocess import image_to_sample
 
+pytest.importorskip("fastapi")
+pytest.importorskip("python_multipart")
+
 Image = pytest.importorskip("PIL.Image")
 
 

@@ -12,6 +12,8 @@ from serve_helpers import digit_network, stroke_png
 from scratchcnn.cli import main
 from scratchcnn.serve import ServerThread, create_app
 
+pytest.importorskip("fastapi")
+pytest.importorskip("python_multipart")
 
 
 def _host_port(url):
