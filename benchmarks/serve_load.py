@@ -2,12 +2,13 @@
 
 The server runs as `python -m scratchcnn serve MODEL --port 0` in a subprocess (a free port on 127.0.0.1),
 serving a seeded mnist_convnet unless --model names a file. Half the requests upload a drawing (a
-280x280 PNG of random strokes, as the page sends), half send the 1x28x28 array as JSON. All of them
-start together, from --concurrency threads (http.client, one connection per request), after --warmup
-requests sent one by one. Every answer's
-class must equal network.predict on the same input (the drawing preprocessed as the server does).
-Printed: requests/s over the whole run, p50 and p99 latency. It stops by itself: a request times out
-after --timeout seconds, and the server is stopped at the end whatever happened.
+280x280 PNG of random strokes, as the page sends), half send the 1x28x28 array as JSON. After --warmup
+requests sent one by one, all of them start together, from --concurrency threads (http.client, one
+connection per request). Every answer's class must equal network.predict on the same input (the
+drawing preprocessed as the server does).
+Printed: requests/s over the whole run, p50 and p99 latency. It stops by itself: no request starts
+after --deadline seconds, each times out after --timeout seconds, and the server is stopped at the
+end whatever happened.
 
     python benchmarks/serve_load.py --requests 200 --concurrency 200
 """
@@ -104,8 +105,9 @@ def post(host, port, body, headers, timeout):
     return time.perf_counter() - started, status, json.loads(payload) if status == 200 else None
 
 
-def run_load(url, requests, concurrency, timeout):
-    """Send every request, `concurrency` at a time, all threads starting together; (wall seconds, results)."""
+def run_load(url, requests, concurrency, timeout, deadline=300):
+    """Send every request, `concurrency` at a time, all threads starting together; (wall seconds, results).
+    No request starts after `deadline` seconds; one not sent by then has the result None."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
     results = [None] * len(requests)
     next_index = iter(range(len(requests)))
@@ -113,7 +115,7 @@ def run_load(url, requests, concurrency, timeout):
 
     def worker():
         start.wait()
-        while True:
+        while time.perf_counter() < began + deadline:
             with lock:
                 i = next(next_index, None)
             if i is None:
@@ -124,10 +126,10 @@ def run_load(url, requests, concurrency, timeout):
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
+    began = time.perf_counter()  # set before the barrier opens, so before any worker reads it
     start.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join(timeout * len(requests))  # each request is bounded by its socket timeout
+    for thread in threads:  # a request started before the deadline ends within its socket timeout
+        thread.join(max(0.0, began + deadline + timeout - time.perf_counter()))
     return time.perf_counter() - began, results
 
 
@@ -150,6 +152,8 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=4, help="requests sent one by one before the timing "
                                                              "(default 4)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds before one request gives up (default 60)")
+    parser.add_argument("--deadline", type=float, default=300, help="seconds after which no request starts "
+                                                                   "(default 300)")
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
     from scratchcnn import load_model
@@ -164,13 +168,14 @@ def main(argv=None):
         try:
             concurrency = min(args.concurrency or args.requests, args.requests)
             run_load(url, requests[:args.warmup], 1, args.timeout)  # first calls allocate the layers' buffers
-            seconds, results = run_load(url, requests, concurrency, args.timeout)
+            seconds, results = run_load(url, requests, concurrency, args.timeout, args.deadline)
         finally:
             process.terminate()
             process.wait(10)
     failed, wrong = check(results, requests, network)
     latencies = np.array([result[0] for result in results if result is not None]) * 1000
-    print(f"{args.requests} requests, {concurrency} at a time, to {url}: {args.requests / seconds:.1f} requests/s, "
+    answered = sum(1 for result in results if result is not None and result[1] == 200)
+    print(f"{args.requests} requests, {concurrency} at a time, to {url}: {answered / seconds:.1f} requests/s, "
           f"latency p50 {np.percentile(latencies, 50):.1f} ms, p99 {np.percentile(latencies, 99):.1f} ms")
     print(f"failed: {failed}, class differs from network.predict: {wrong}")
     return 0 if failed == 0 and wrong == 0 else 1
