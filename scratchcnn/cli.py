@@ -338,6 +338,29 @@ def _class_index(network, given):
     return int(given)
 
 
+def _export(args):
+    from .onnx_export import export_onnx
+
+    shape = [int(v) for v in args.input_shape.split(",")] if args.input_shape else None
+    try:
+        path = export_onnx(_load(args.model), args.out, input_shape=shape)
+    except ImportError as error:
+        raise SystemExit(f"scratchcnn: error: {error}") from None
+    print(f"Wrote {path}")
+
+
+def _serve(args):
+    shape = [int(v) for v in args.input_shape.split(",")] if args.input_shape else None
+    try:
+        from .serve import create_app, serve
+
+        app = create_app(_load(args.model), input_shape=shape)
+    except ImportError as error:
+        raise SystemExit(f"scratchcnn: error: {error}") from None
+    serve(app, host=args.host, port=args.port,
+          on_listening=lambda url: print(f"Serving {args.model} at {url}/ (Ctrl-C stops it)", flush=True))
+
+
 # -- the parser ------------------------------------------------------------------------------------------------
 def build_parser():
     parser = argparse.ArgumentParser(prog="scratchcnn", description="A CNN library written from scratch on NumPy.")
@@ -396,6 +419,20 @@ def build_parser():
     explain.add_argument("--class", dest="class_", default=None, metavar="N",
                          help="the class to explain, by index or name (default: the predicted one)")
     explain.set_defaults(func=_explain)
+    export = sub.add_parser("export", help="write a saved model as an ONNX file (needs scratchcnn[onnx])")
+    export.add_argument("model", help="a .model file written by scratchcnn")
+    export.add_argument("out", help="the .onnx file to write")
+    export.add_argument("--input-shape", default=None, help="per-sample input shape, e.g. 1,28,28 "
+                                                           "(default: the one the model file records)")
+    export.set_defaults(func=_export)
+    serve = sub.add_parser("serve", help="a web page and JSON API classifying with a saved model "
+                                         "(needs scratchcnn[serve])")
+    serve.add_argument("model", help="a .model file written by scratchcnn")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000; 0: any free port)")
+    serve.add_argument("--input-shape", default=None, help="per-sample input shape, e.g. 1,28,28 "
+                                                          "(default: the one the model file records)")
+    serve.set_defaults(func=_serve)
     return parser
 
 
