@@ -579,10 +579,19 @@ class Network:
         return load_weights(self, filepath)
 
     def load_model(self, filepath, custom_layers=None):
-        """Replace this network's layers, weights and optimiser with the file's; returns self."""
+        """Replace this network's layers, weights and optimiser with the file's; returns self (the report's call).
+
+        A network whose own layers differ from the file's gets a warning saying so: `load_weights(path)` loads
+        the arrays into this architecture instead, refusing a mismatch.
+        """
         from .saving import load_network
 
         loaded = load_network(filepath, custom_layers)
+        ours = [(layer.name, layer.get_config()) for layer in self.layers]
+        if ours and ours != [(layer.name, layer.get_config()) for layer in loaded.layers]:
+            warnings.warn(f"load_model replaced this network's {len(ours)} layers with the {len(loaded.layers)} "
+                          f"layers of {str(filepath)!r}; network.load_weights(path) loads the weights into this "
+                          "architecture and refuses a mismatch.", UserWarning, stacklevel=2)
         engine = self.engine  # the engine is this network's choice, not the file's
         self.__dict__.update(loaded.__dict__)
         self.engine = engine

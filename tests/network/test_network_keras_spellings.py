@@ -267,3 +267,20 @@ def test_a_split_step_reports_the_metrics_of_the_whole_batch(monkeypatch):
             parallel.set_num_threads(None)
     for key in ("loss", "accuracy", "mse"):
         np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=1e-4)
+
+
+def test_load_model_on_a_different_network_warns_and_load_weights_refuses(tmp_path):
+    X, y = images()
+    trained = small_net()
+    trained.train(X, y, 1, 0.05, "categorical_crossentropy", log_file=None, verbose=0, seed=0)
+    trained.save_model(tmp_path / "small.model")
+    other = Network([Flatten(), Dense(64, 3)])
+    with pytest.raises(ValueError, match="layer"):
+        other.load_weights(tmp_path / "small.model")
+    with pytest.warns(UserWarning, match="replaced this network's 2 layers with the 5 layers"):
+        other.load_model(tmp_path / "small.model")
+    np.testing.assert_array_equal(other.predict(X), trained.predict(X))
+    same = small_net()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same.load_model(tmp_path / "small.model")  # the same architecture: no warning
