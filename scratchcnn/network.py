@@ -4,13 +4,13 @@ import warnings
 
 import numpy as np
 
-from . import losses, optimizers, parallel, training
+from . import losses, network_data, optimizers, parallel, training
 from . import metrics as metrics_module
 from .backend import xp
 from .engine import Passes, Plan, check_engine
 from .engine.threads import TrainingShards, predict_pieces
 from .initializers import as_generator, as_seed
-from .inputs import all_finite, as_float_array, check_int, describe_shape, prepare_targets
+from .inputs import all_finite, as_float_array, check_int, prepare_targets
 from .layers import Layer
 from .layers.base import BuiltinLayer
 
@@ -76,7 +76,7 @@ class Network:
         """Per-sample (input, output) shape of every layer; ValueError naming the first layer that does not chain.
 
         A layer not built yet (see build) is built here, for the input shape it gets."""
-        self._require_layers()
+        network_data.require_layers(self)
         shapes, shape = [], tuple(input_shape)
         for index, layer in enumerate(self.layers):
             try:
@@ -96,12 +96,12 @@ class Network:
         with print_fn=None, return the table instead."""
         from .summary import summary_table
 
-        self._require_layers()
+        network_data.require_layers(self)
         if input_shape is None:
             if sample is None:
                 raise ValueError("Network.summary needs a sample (one input or a batch) or input_shape=(C, H, W).")
             sample = as_float_array(sample, name="sample")
-            input_shape = sample.shape if sample.ndim == self._sample_ndim() else sample.shape[1:]
+            input_shape = sample.shape if sample.ndim == network_data.sample_ndim(self) else sample.shape[1:]
         input_shape = tuple(input_shape)
         if not input_shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
                                       for d in input_shape):
@@ -148,8 +148,8 @@ class Network:
     # -- forward and backward -------------------------------------------------
     def forward(self, x, training=False):
         """x (N, *input_shape), or one sample, -> outputs (N, *output_shape), checked against every layer."""
-        x = self._prepare_inputs(x, "x", allow_unbatched=True)
-        self._unbatched = x.ndim == self._sample_ndim()
+        x = network_data.check_inputs(self, x, "x", allow_unbatched=True)
+        self._unbatched = x.ndim == network_data.sample_ndim(self)
         batch = x[None] if self._unbatched else x
         self._passes = Passes(self.layers, self._plan(batch.shape[1:]))
         out = self._passes.forward(batch, training)
@@ -171,8 +171,8 @@ class Network:
     def predict(self, X, batch_size=256):
         """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X."""
         batch_size = check_int("batch_size", batch_size)
-        X = self._prepare_inputs(X, "X", allow_unbatched=True, check_values=False)
-        if X.ndim == self._sample_ndim():
+        X = network_data.check_inputs(self, X, "X", allow_unbatched=True, check_values=False)
+        if X.ndim == network_data.sample_ndim(self):
             return self._predict_batches(X[None], batch_size, "X")[0]
         return self._predict_batches(X, batch_size, "X")
 
@@ -215,12 +215,12 @@ class Network:
         return_dict=True: {'loss': ..., and each metric's name: value} (metrics=None: compile()'s, else
         accuracy for a classification loss, none for regression). X may be a batch source (see train), y then None.
         """
-        loss_fn = self._compiled_loss(loss_fn)[0]
+        loss_fn = network_data.compiled_loss(self, loss_fn)[0]
         batch_size = check_int("batch_size", batch_size)
         if training.is_batch_source(X):
-            X, y = self._gather_source(X, y)
+            X, y = network_data.gather_source(self, X, y)
         else:
-            X = self._prepare_inputs(X, "X", check_values=False)
+            X = network_data.check_inputs(self, X, "X", check_values=False)
         outputs = self._predict_batches(X, batch_size, "X")
         y = prepare_targets(y, outputs.shape[-1] if outputs.ndim > 1 else 1, len(outputs), self.dtype)
         loss = float(loss_fn(y, outputs))
@@ -229,7 +229,7 @@ class Network:
             return outputs, loss, (metrics_module.accuracy(y, outputs) if classification else None)
         if metrics is None and getattr(self, "_compiled", None) is not None and self._compiled["metrics"]:
             metrics = self._compiled["metrics"]
-        chosen = self._metrics(metrics, loss_fn)
+        chosen = network_data.chosen_metrics(metrics, loss_fn)
         return {"loss": loss, **{metric.name: metric.total(y, outputs) / len(outputs) for metric in chosen}}
 
     # -- training -------------------------------------------------------------
@@ -267,8 +267,8 @@ class Network:
         if validation_data is not None:
             if val_X is not None:
                 raise ValueError("Received both validation_data and val_X, expected one of them.")
-            val_X, val_y = self._validation_pair(validation_data)
-        data, validation = self._training_data(X, y, val_X, val_y, validation_split)
+            val_X, val_y = network_data.validation_pair(validation_data)
+        data, validation = network_data.training_data(self, X, y, val_X, val_y, validation_split)
         settings = training.Settings(check_int("epochs", epochs), check_int("batch_size", batch_size))
         settings.initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
         if verbose not in (0, 1, 2):
@@ -278,11 +278,11 @@ class Network:
         if augment is not None and not callable(augment):
             raise ValueError(f"Received an augment that is not callable, expected augment(x_batch, rng). Received: {augment!r}")
         settings.shuffle, settings.augment = bool(shuffle), augment
-        self._check_loss(loss_fn, loss_fn_derivative, data)
+        network_data.check_loss(self, loss_fn, loss_fn_derivative, data)
         loss = losses.Loss(loss_fn, loss_fn_derivative, getattr(self.layers[-1], "activation", None))
-        settings.metrics = tuple(self._metrics(metrics, loss_fn))
+        settings.metrics = tuple(network_data.chosen_metrics(metrics, loss_fn))
         settings.seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else as_seed(seed)
-        self._record_metadata(data, class_names)
+        network_data.record_metadata(self, data, class_names)
         if not self.trained:
             self.initialize(settings.seed)
         self.optimizer = self._make_optimizer(optimizer, learning_rate)
@@ -369,195 +369,6 @@ class Network:
             return self.optimizer
         return cls(self.parameters(), lr=learning_rate)
 
-    # -- validation at the edge -----------------------------------------------
-    def _require_layers(self):
-        if not self.layers:
-            raise ValueError("The network has no layers: add some with network.add(layer) first.")
-
-    def _output_dim(self, input_shape):
-        """Number of output units for per-sample inputs of input_shape."""
-        output_shape = self.output_shapes(input_shape)[-1][1]
-        if len(output_shape) != 1:
-            raise ValueError(f"The network's output has per-sample shape {output_shape}, expected a flat (units,) "
-                             "output to compare with labels: end it with Flatten/Dense.")
-        return output_shape[0]
-
-    def _prepare_inputs(self, X, name, allow_unbatched=False, check_values=True):
-        """X as a float array of the network's dtype, its shape checked against every layer; with
-        check_values, a ValueError if it holds NaN or inf (predict checks its pieces as it runs them)."""
-        self._require_layers()
-        X = as_float_array(X, name=name, dtype=self.dtype)
-        first = self.layers[0]
-        sample_ndim = self._sample_ndim()
-        if sample_ndim is None:  # only rank-agnostic layers (Dropout, BatchNorm, ...): any batched input
-            sample_ndim = X.ndim - 1
-        if allow_unbatched and X.ndim == sample_ndim and not self._missing_channel_axis(X):
-            return self._prepare_inputs(X[None], name, check_values=check_values)[0]  # one sample: a batch of one
-        if X.ndim != sample_ndim + 1:
-            raise ValueError(
-                f"Received {name} of shape {tuple(X.shape)}, expected a batch of rank {sample_ndim + 1}: "
-                f"{describe_shape(self._first_layer_shape())} for the first layer {first!r}.{self._shape_hint(X, name)}")
-        if len(X) == 0:
-            raise ValueError(f"Received an empty {name} (0 samples), expected at least one sample.")
-        try:
-            self.output_shapes(X.shape[1:])
-        except ValueError as error:
-            raise ValueError(f"Received {name} of shape {tuple(X.shape)}, which does not fit the network: "
-                             f"{error}{self._shape_hint(X, name)}") from None
-        if check_values and not parallel.all_finite(X):
-            raise ValueError(f"Received NaN or inf in {name}, expected finite numbers.")
-        return X
-
-    def _sample_ndim(self):
-        """Rank of one input sample: that of the first layer that fixes it (Dropout and BatchNorm take any)."""
-        return next((layer.sample_ndim for layer in self.layers if getattr(layer, "sample_ndim", None) is not None), None)
-
-    def _first_layer_shape(self):
-        first = self.layers[0]
-        if getattr(first, "depth", None) is not None:
-            return ("C=" + str(first.depth), "H", "W")
-        if getattr(first, "input_dim", None) is not None:
-            return (first.input_dim,)
-        return ("features",) if self._sample_ndim() == 1 else ("C", "H", "W")
-
-    def _missing_channel_axis(self, X):
-        """Whether X (N, H, W) looks like one-channel images without their channel axis (not one (C, H, W) sample)."""
-        depth = getattr(self.layers[0], "depth", None)
-        return X.ndim == 3 and depth == 1 and X.shape[0] != 1
-
-    def _shape_hint(self, X, name):
-        """How to fix two common input mistakes: images without a channel axis, and channels-last images."""
-        depth = getattr(self.layers[0], "depth", None)
-        if self._missing_channel_axis(X):
-            return (f" For one-channel images (N, H, W), add the channel axis: {name}[:, None] has shape "
-                    f"{(X.shape[0], 1, *X.shape[1:])}.")
-        if X.ndim == 4 and depth is not None and X.shape[-1] == depth and X.shape[1] != depth:
-            return (f" The images look channels-last (N, H, W, C); scratchcnn takes channels-first (N, C, H, W): "
-                    f"{name}.transpose(0, 3, 1, 2) has shape {(X.shape[0], X.shape[3], X.shape[1], X.shape[2])}.")
-        return ""
-
-    def _training_data(self, X, y, val_X, val_y, validation_split):
-        """(training.Arrays or training.Source, validation (X, y) or None), holding out the last validation_split
-        of X when no validation data is given."""
-        if not (isinstance(validation_split, (int, float)) and not isinstance(validation_split, bool)
-                and 0 <= validation_split < 1):
-            raise ValueError(f"Received an invalid value for validation_split, expected a fraction in [0, 1). "
-                             f"Received: validation_split={validation_split!r}")
-        validation = None
-        if val_X is not None:
-            validation = (val_X, val_y) if training.is_batch_source(val_X) else \
-                self._prepare_data(val_X, val_y, "val_X", "val_y")
-        if training.is_batch_source(X):
-            if y is not None:
-                raise ValueError("Received a batch source as X together with y, expected the source alone: "
-                                 "source[i] returns (X_batch, y_batch).")
-            if validation_split:
-                raise ValueError("validation_split cannot split a batch source; pass validation_data=(X, y) or a "
-                                 "second source instead.")
-            if len(X) == 0:
-                raise ValueError("Received a batch source with no batches (len 0), expected at least one.")
-            return training.Source(X, lambda xb, yb: self._prepare_data(xb, yb, "a batch's X", "a batch's y")), \
-                validation
-        X, y = self._prepare_data(X, y, "X", "y")
-        if validation is None and validation_split:
-            cut = len(X) - int(round(len(X) * validation_split))
-            if cut < 1 or cut == len(X):
-                raise ValueError(f"validation_split={validation_split} leaves {cut} of {len(X)} samples for training; "
-                                 "expected both parts to be non-empty.")
-            X, y, validation = X[:cut], y[:cut], (X[cut:], y[cut:])
-        return training.Arrays(X, y), validation
-
-    @staticmethod
-    def _validation_pair(validation_data):
-        if training.is_batch_source(validation_data):
-            return validation_data, None
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("Received an invalid value for validation_data, expected a pair (X, y) or a batch "
-                             f"source. Received: a {type(validation_data).__name__}"
-                             f"{f' of length {len(validation_data)}' if hasattr(validation_data, '__len__') else ''}")
-        return validation_data[0], validation_data[1]
-
-    def _gather_source(self, source, y):
-        """Every batch of a batch source, checked and joined: (X, y) for evaluate."""
-        if y is not None:
-            raise ValueError("Received a batch source as X together with y, expected the source alone.")
-        parts = [self._prepare_data(*source[i], "a batch's X", "a batch's y") for i in range(len(source))]
-        if not parts:
-            raise ValueError("Received a batch source with no batches (len 0), expected at least one.")
-        return xp.concatenate([x for x, _ in parts]), xp.concatenate([t for _, t in parts])
-
-    def _prepare_data(self, X, y, x_name, y_name):
-        if y is None:
-            raise ValueError(f"Received {x_name} without {y_name}: labels are needed.")
-        unscaled = _looks_unscaled(X)
-        X = self._prepare_inputs(X, x_name)
-        if unscaled:
-            warnings.warn(f"{x_name} looks unscaled ({unscaled}); networks train best on inputs scaled to about "
-                          "[0, 1], e.g. X / 255 for 8-bit images.", UserWarning, stacklevel=4)
-        return X, prepare_targets(y, self._output_dim(X.shape[1:]), len(X), self.dtype, name=y_name)
-
-    def _compiled_loss(self, loss_fn):
-        """(loss, derivative) of `loss_fn` (a function or a name), or compile()'s when None."""
-        if loss_fn is None:
-            if getattr(self, "_compiled", None) is None:
-                raise ValueError("Received no loss_fn, and compile() named none: pass loss_fn, e.g. "
-                                 "'categorical_crossentropy'.")
-            return self._compiled["loss"]
-        if isinstance(loss_fn, str):
-            return losses.get(loss_fn)
-        if not callable(loss_fn):
-            raise ValueError(f"Received a loss_fn that is not callable, expected e.g. categorical_crossentropy or its "
-                             f"name. Received: loss_fn={loss_fn!r}")
-        return loss_fn, None
-
-    @staticmethod
-    def _metrics(metrics, loss_fn):
-        """The Metrics a run reports: those asked for, else accuracy for a classification loss (none for regression)."""
-        if metrics is None:
-            classification = loss_fn in losses.CLASSIFICATION
-            return [metrics_module.get("accuracy")] if classification else []
-        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
-            metrics = [metrics]
-        chosen = [metrics_module.get(metric) for metric in metrics]
-        names = [metric.name for metric in chosen]
-        if len(set(names)) != len(names) or "loss" in names:
-            raise ValueError(f"Received metrics with repeated names (or one named 'loss'): {names}.")
-        return chosen
-
-    def _record_metadata(self, data, class_names):
-        """The input shape, and class names when known, for the model file (the CLI reads them)."""
-        self.metadata.setdefault("input_shape", [int(d) for d in data.sample_shape])
-        names = class_names if class_names is not None else getattr(getattr(data, "source", None), "class_names", None)
-        if names is not None:
-            names = [str(name) for name in names]
-            outputs = self._output_dim(tuple(data.sample_shape))
-            if len(names) != max(outputs, 2):
-                raise ValueError(f"Received {len(names)} class names for a network of {outputs} output unit(s), "
-                                 f"expected {max(outputs, 2)}.")
-            self.metadata["class_names"] = names
-
-    def _check_loss(self, loss_fn, loss_fn_derivative, data):
-        y = getattr(data, "y", None)  # a batch source's labels are checked batch by batch
-        if not callable(loss_fn) or not callable(loss_fn_derivative):
-            raise ValueError(
-                f"Received a loss_fn or loss_fn_derivative that is not callable. Received: {loss_fn!r}, {loss_fn_derivative!r}")
-        derivatives = {loss: derivative for loss, derivative in losses.LOSSES.values()}
-        if loss_fn in derivatives and loss_fn_derivative in derivatives.values() \
-                and derivatives[loss_fn] is not loss_fn_derivative:
-            raise ValueError(f"Received loss_fn={loss_fn.__name__} with loss_fn_derivative={loss_fn_derivative.__name__}, "
-                             f"expected its own derivative {derivatives[loss_fn].__name__}.")
-        activation = getattr(self.layers[-1], "activation", None)
-        outputs = self._output_dim(tuple(data.sample_shape))
-        if loss_fn is losses.bce_loss and activation == "softmax":
-            raise ValueError(
-                f"Received loss_fn=bce_loss after a {outputs}-way softmax, expected categorical_crossentropy "
-                "(or a sigmoid output layer for binary cross-entropy).")
-        if loss_fn is losses.categorical_crossentropy and outputs == 1:
-            raise ValueError("Received loss_fn=categorical_crossentropy for a single output unit (its loss is always 0), "
-                             "expected bce_loss with a sigmoid output, or more output classes.")
-        if loss_fn is losses.bce_loss and y is not None and (y.min() < 0 or y.max() > 1):
-            raise ValueError("Received labels outside [0, 1] for bce_loss, expected 0-1 targets.")
-
     # -- saving ---------------------------------------------------------------
     def save_model(self, filepath):
         """Write the layers, weights and optimiser state to one zip file, atomically."""
@@ -604,16 +415,3 @@ class Network:
 
     def __repr__(self):
         return f"Network({len(self.layers)} layers, {self.count_params():,} parameters)"
-
-
-def _looks_unscaled(X):
-    """A short description when X looks like raw pixel values (uint8, or values far outside [0, 1]), else ''."""
-    dtype = getattr(X, "dtype", None)
-    if dtype is not None and dtype == np.uint8:
-        return "dtype uint8"
-    try:
-        array = np.asarray(X, dtype=np.float64) if dtype is None else X
-        largest = float(np.max(np.abs(array))) if np.size(array) and np.issubdtype(array.dtype, np.number) else 0.0
-    except (TypeError, ValueError):
-        return ""  # not numbers: the input checks say so
-    return f"values up to {largest:g}" if np.isfinite(largest) and largest > 10 else ""

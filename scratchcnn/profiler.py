@@ -12,11 +12,10 @@ optimiser step, the loss and the metrics are not timed. The weights are never
 changed; parameter gradients and buffers (e.g. running statistics) are restored.
 """
 import statistics
-import time
 
 import numpy as np
 
-from . import losses
+from . import losses, network_data
 from .engine import Passes, Plan
 from .inputs import check_int, prepare_targets
 from .layers.regularization import Dropout
@@ -32,7 +31,7 @@ def profile(network, X, y=None, loss_fn=None, repeats=3, print_fn=print):
     (with the batch axis), forward_ms, backward_ms, total_ms and share (% of the step).
     """
     repeats = check_int("repeats", repeats)
-    X = network._prepare_inputs(X, "X")  # validates the shapes against every layer
+    X = network_data.check_inputs(network, X, "X")  # validates the shapes against every layer
     top_gradient = _top_gradient(network, X, y, loss_fn)
     saved = _snapshot(network)
     input_shapes = [shape_in for shape_in, _ in network.output_shapes(X.shape[1:])]
