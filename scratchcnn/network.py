@@ -1,8 +1,14 @@
 """Network: the report's sequential model, trained with mini-batches, optimisers and callbacks."""
+from __future__ import annotations
+
 import math
+import os
 import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import losses, network_data, optimizers, parallel, training
 from . import metrics as metrics_module
@@ -11,9 +17,13 @@ from .engine import Passes, Plan, check_engine
 from .engine.threads import TrainingShards, predict_pieces
 from .initializers import as_generator, as_seed
 from .inputs import all_finite, as_float_array, check_int, prepare_targets
+from .callbacks import Callback, History
 from .layers import Layer
-from .layers.base import BuiltinLayer
+from .layers.base import BuiltinLayer, Parameter
 
+Seed = Union[int, np.random.Generator, None]
+LossArgument = Union[str, Callable]                            # a loss's name or function
+MetricsArgument = Union[str, Callable, Sequence[Any], None]    # names, Metrics or functions
 PREDICT_KEEP_BYTES = 32 << 20  # a layer's inference buffers past this are freed at the end of predict
 _DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.001}  # Keras's
 
@@ -25,54 +35,56 @@ class Network:
     `load_model`) plus `predict` and Keras-style training options.
     """
 
-    def __init__(self, layers=None, dtype="float32", engine="fast"):
+    def __init__(self, layers: Iterable[Layer] | None = None, dtype: DTypeLike = "float32", engine: str = "fast"
+                 ) -> None:
         self.engine = engine          # 'fast' or 'reference' (see the property)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"Received an invalid value for dtype, expected 'float32' or 'float64'. Received: dtype={dtype!r}")
-        self.layers = []
+        self.layers: list[Layer] = []
         self.optimizer = None
         self.trained = False          # once trained or loaded, a seed no longer re-draws the weights
         self.stop_training = False    # callbacks set this to end training after the current epoch
-        self.metadata = {}            # JSON-serialisable notes saved with the model (input shape, class names)
+        self.metadata: dict[str, Any] = {}  # JSON-serialisable notes saved with the model (input shape, class names)
+        self._compiled: Compiled | None = None  # what compile() chose, for fit()
         self._unbatched = False       # whether the last public forward() took a single sample
         for layer in layers or []:
             self.add(layer)
 
     # -- building -------------------------------------------------------------
-    def add(self, layer):
+    def add(self, layer: Layer) -> Network:
         """Append a layer; its parameters take the network's dtype."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Network.add expects a scratchcnn Layer. Received: {type(layer).__name__}")
         self.layers.append(layer.astype(self.dtype))
         self.optimizer = None  # the parameter list changed
-        self._plans = {}
+        self._plans: dict[tuple, Any] = {}
         return self
 
-    def parameters(self):
+    def parameters(self) -> list[Parameter]:
         return [param for layer in self.layers for param in layer.parameters()]
 
-    def count_params(self):
+    def count_params(self) -> int:
         return sum(param.size for param in self.parameters())
 
-    def count_buffers(self):
+    def count_buffers(self) -> int:
         """Non-trainable values (e.g. BatchNorm's running statistics)."""
         return sum(int(value.size) for layer in self.layers for value in layer.buffers().values())
 
-    def initialize(self, seed=None):
+    def initialize(self, seed: Seed = None) -> Network:
         """Re-draw every layer's initial weights from one seeded generator."""
         rng = as_generator(seed)
         for layer in self.layers:
             layer.reset_parameters(rng)
         return self
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int]) -> Network:
         """Create the weights of the layers that learn their input size (Dense(units), ConvLayer(k, num_filters=n),
         BatchNorm()) for per-sample inputs of input_shape; train, predict and summary do it on first use."""
         self.output_shapes(input_shape)
         return self
 
-    def output_shapes(self, input_shape):
+    def output_shapes(self, input_shape: Sequence[int]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """Per-sample (input, output) shape of every layer; ValueError naming the first layer that does not chain.
 
         A layer not built yet (see build) is built here, for the input shape it gets."""
@@ -80,7 +92,7 @@ class Network:
         shapes, shape = [], tuple(input_shape)
         for index, layer in enumerate(self.layers):
             try:
-                if getattr(layer, "built", True) is False:
+                if not layer.built:
                     layer.build(shape)
                     layer.astype(self.dtype)
                     self.optimizer, self._plans = None, {}  # the parameter list changed
@@ -91,7 +103,8 @@ class Network:
             shape = out
         return shapes
 
-    def summary(self, sample=None, input_shape=None, print_fn=print):
+    def summary(self, sample: ArrayLike | None = None, input_shape: Sequence[int] | None = None,
+                print_fn: Callable[[str], object] | None = print) -> str | None:
         """Print a table of every layer's input and output shape and parameter count (as Keras, returning None);
         with print_fn=None, return the table instead."""
         from .summary import summary_table
@@ -113,7 +126,7 @@ class Network:
         print_fn(table)
         return None
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Network:
         self.dtype = np.dtype(dtype)
         for layer in self.layers:
             layer.astype(self.dtype)
@@ -121,13 +134,13 @@ class Network:
 
     # -- the engine and its plans --------------------------------------------
     @property
-    def engine(self):
+    def engine(self) -> str:
         """'fast' (the default: scratchcnn.functional, threads, scratch memory) or 'reference' (scratchcnn.reference,
         one thread: every layer's textbook math, to step through in a debugger). Not saved with the model."""
         return self._engine
 
     @engine.setter
-    def engine(self, engine):
+    def engine(self, engine: str) -> None:
         self._engine = check_engine(engine)
         self._plans = {}
 
@@ -146,7 +159,7 @@ class Network:
         return plan
 
     # -- forward and backward -------------------------------------------------
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """x (N, *input_shape), or one sample, -> outputs (N, *output_shape), checked against every layer."""
         x = network_data.check_inputs(self, x, "x", allow_unbatched=True)
         self._unbatched = x.ndim == network_data.sample_ndim(self)
@@ -155,11 +168,11 @@ class Network:
         out = self._passes.forward(batch, training)
         return out[0] if self._unbatched else out
 
-    def __call__(self, x, training=False):
+    def __call__(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """network(x) is network.forward(x): outputs (N, *output_shape) for x (N, *input_shape), or one sample."""
         return self.forward(x, training)
 
-    def backward(self, grad_output, from_logits=False):
+    def backward(self, grad_output: ArrayLike, from_logits: bool = False) -> np.ndarray | None:
         """Back-propagate d loss / d output of the last forward (or, with from_logits, d loss / d the last layer's
         pre-activation); sets every parameter's .grad and returns d loss / d input."""
         if getattr(self, "_passes", None) is None:
@@ -168,7 +181,7 @@ class Network:
         grad_input = self._passes.backward(grad_output[None] if self._unbatched else grad_output, from_logits)
         return grad_input[0] if (self._unbatched and grad_input is not None) else grad_input
 
-    def predict(self, X, batch_size=256):
+    def predict(self, X: ArrayLike, batch_size: int = 256) -> np.ndarray:
         """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X."""
         batch_size = check_int("batch_size", batch_size)
         X = network_data.check_inputs(self, X, "X", allow_unbatched=True, check_values=False)
@@ -196,7 +209,7 @@ class Network:
                 workspace.clear()
         return outputs
 
-    def free_scratch(self):
+    def free_scratch(self) -> None:
         """Let go of the scratch memory that the fast engine keeps for the next call.
 
         predict's pieces write their columns, and the layer outputs of up to 16 MiB
@@ -207,7 +220,9 @@ class Network:
         """
         self._plans = {}
 
-    def evaluate(self, X, y=None, loss_fn=None, batch_size=256, *, metrics=None, return_dict=False):
+    def evaluate(self, X: Any, y: ArrayLike | None = None, loss_fn: LossArgument | None = None, batch_size: int = 256,
+                 *, metrics: MetricsArgument = None, return_dict: bool = False
+                 ) -> tuple[np.ndarray, float, float | None] | dict[str, float]:
         """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report.
 
         `loss_fn` is a loss function or its name ('categorical_crossentropy', 'mse', ...); None
@@ -227,16 +242,21 @@ class Network:
         classification = loss_fn in losses.CLASSIFICATION or not any(loss_fn is fn for fn, _ in losses.LOSSES.values())
         if not return_dict:
             return outputs, loss, (metrics_module.accuracy(y, outputs) if classification else None)
-        if metrics is None and getattr(self, "_compiled", None) is not None and self._compiled["metrics"]:
-            metrics = self._compiled["metrics"]
+        if metrics is None and self._compiled is not None:
+            metrics = self._compiled.metrics
         chosen = network_data.chosen_metrics(metrics, loss_fn)
         return {"loss": loss, **{metric.name: metric.total(y, outputs) / len(outputs) for metric in chosen}}
 
     # -- training -------------------------------------------------------------
-    def train(self, X, y, epochs, learning_rate, loss_fn, loss_fn_derivative=None, log_file="default_log.txt",
-              val_X=None, val_y=None, *, batch_size=1, optimizer="sgd", shuffle=True, seed=None, verbose=1,
-              callbacks=None, initial_epoch=0, validation_split=0.0, validation_data=None, augment=None,
-              checkpoint=None, metrics=None, class_names=None):
+    def train(self, X: Any, y: ArrayLike | None, epochs: int, learning_rate: float | None, loss_fn: LossArgument,
+              loss_fn_derivative: Callable | None = None, log_file: str | None = "default_log.txt",
+              val_X: Any = None, val_y: ArrayLike | None = None, *, batch_size: int = 1,
+              optimizer: str | optimizers.Optimizer = "sgd", shuffle: bool = True, seed: int | None = None,
+              verbose: int = 1, callbacks: Sequence[Callback] | None = None, initial_epoch: int = 0,
+              validation_split: float = 0.0, validation_data: Any = None,
+              augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+              checkpoint: str | os.PathLike | None = None, metrics: MetricsArgument = None,
+              class_names: Sequence[str] | None = None) -> History:
         """Train on X (N, *input_shape) and labels y; returns a History. The loop is scratchcnn/training.py.
 
         The positional arguments are the report's; `loss_fn` may also be a loss's name
@@ -281,7 +301,7 @@ class Network:
         network_data.check_loss(self, loss_fn, loss_fn_derivative, data)
         loss = losses.Loss(loss_fn, loss_fn_derivative, getattr(self.layers[-1], "activation", None))
         settings.metrics = tuple(network_data.chosen_metrics(metrics, loss_fn))
-        settings.seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else as_seed(seed)
+        settings.seed = _fresh_seed() if seed is None else as_seed(seed)
         network_data.record_metadata(self, data, class_names)
         if not self.trained:
             self.initialize(settings.seed)
@@ -292,7 +312,8 @@ class Network:
         shards = self._plan(data.sample_shape, "train", training.thread_count(self, loss, settings.batch_size))
         return training.fit(self, data, validation, loss, settings, callbacks, shards)
 
-    def compile(self, optimizer="rmsprop", loss="categorical_crossentropy", metrics=None, learning_rate=None):
+    def compile(self, optimizer: str | optimizers.Optimizer = "rmsprop", loss: LossArgument = "categorical_crossentropy",
+                metrics: MetricsArgument = None, learning_rate: float | None = None) -> Network:
         """Keras's spelling: choose the optimiser ('sgd', 'adam', 'rmsprop' or an Optimizer), the loss (a name or a
         loss function) and the metrics for fit() and evaluate(); returns self.
 
@@ -310,45 +331,49 @@ class Network:
                              f"Optimizer. Received: optimizer={optimizer!r}")
         if learning_rate is not None:
             optimizers.check_learning_rate(learning_rate)
-        self._compiled = {"optimizer": optimizer, "learning_rate": learning_rate, "loss": (loss_fn, derivative),
-                          "metrics": [metrics_module.get(metric) for metric in (metrics or [])]}
+        chosen = None if metrics is None else network_data.chosen_metrics(metrics, loss_fn)
+        self._compiled = Compiled(optimizer, learning_rate, (loss_fn, derivative), chosen)
         return self
 
-    def fit(self, x, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, *, seed=None, augment=None, checkpoint=None,
-            class_names=None, log_file=None):
+    def fit(self, x: Any, y: ArrayLike | None = None, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
+            callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0, validation_data: Any = None,
+            shuffle: bool = True, initial_epoch: int = 0, *, seed: int | None = None,
+            augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+            checkpoint: str | os.PathLike | None = None, class_names: Sequence[str] | None = None,
+            log_file: str | None = None) -> History:
         """Keras's spelling of train(): after compile(), train on x and y for `epochs`; returns a History."""
-        if getattr(self, "_compiled", None) is None:
+        compiled = self._compiled
+        if compiled is None:
             raise RuntimeError("Network.fit needs compile() first, e.g. network.compile(optimizer='adam', "
                                "loss='categorical_crossentropy', metrics=['accuracy']).")
-        compiled = self._compiled
-        return self.train(x, y, epochs, compiled["learning_rate"], *compiled["loss"], log_file=log_file,
-                          batch_size=batch_size, optimizer=compiled["optimizer"], shuffle=shuffle, seed=seed,
+        loss_fn, derivative = compiled.loss
+        return self.train(x, y, epochs, compiled.learning_rate, loss_fn, derivative, log_file=log_file,
+                          batch_size=batch_size, optimizer=compiled.optimizer, shuffle=shuffle, seed=seed,
                           verbose=verbose, callbacks=callbacks, initial_epoch=initial_epoch,
                           validation_split=validation_split, validation_data=validation_data, augment=augment,
-                          checkpoint=checkpoint, metrics=compiled["metrics"] or None, class_names=class_names)
+                          checkpoint=checkpoint, metrics=compiled.metrics, class_names=class_names)
 
     # -- weights --------------------------------------------------------------
-    def get_weights(self):
+    def get_weights(self) -> list[np.ndarray]:
         """Copies of every parameter and buffer, layer by layer: a list of arrays."""
         return [value.copy() for layer in self.layers
                 for value in [p.value for p in layer.parameters()] + list(layer.buffers().values())]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Restore arrays from get_weights(); shapes must match."""
-        slots = []
+        slots: list[tuple[Layer, Parameter | str]] = []  # a parameter, or a buffer's name
         for layer in self.layers:
-            slots += [(layer, p, None) for p in layer.parameters()] + [(layer, None, n) for n in layer.buffers()]
+            slots += [(layer, p) for p in layer.parameters()] + [(layer, name) for name in layer.buffers()]
         if len(weights) != len(slots):
             raise ValueError(f"Received {len(weights)} arrays, expected {len(slots)} (one per parameter and buffer).")
-        for (layer, param, buffer), value in zip(slots, weights):
-            expected = param.shape if param is not None else layer.buffers()[buffer].shape
+        for (layer, slot), value in zip(slots, weights):
+            expected = slot.shape if isinstance(slot, Parameter) else layer.buffers()[slot].shape
             if tuple(value.shape) != tuple(expected):
                 raise ValueError(f"Received an array of shape {tuple(value.shape)} for {layer.name}, expected {tuple(expected)}.")
-            if param is not None:
-                param.value = xp.array(value, dtype=param.value.dtype)
+            if isinstance(slot, Parameter):
+                slot.value = xp.array(value, dtype=slot.value.dtype)
             else:
-                layer.set_buffer(buffer, xp.array(value, dtype=self.dtype))
+                layer.set_buffer(slot, xp.array(value, dtype=self.dtype))
 
     def _make_optimizer(self, optimizer, learning_rate):
         if learning_rate is not None:
@@ -370,26 +395,27 @@ class Network:
         return cls(self.parameters(), lr=learning_rate)
 
     # -- saving ---------------------------------------------------------------
-    def save_model(self, filepath):
+    def save_model(self, filepath: str | os.PathLike) -> None:
         """Write the layers, weights and optimiser state to one zip file, atomically."""
         from .saving import save_network
 
         save_network(self, filepath)
 
-    def save_weights(self, filepath):
+    def save_weights(self, filepath: str | os.PathLike) -> None:
         """Write the parameters and buffers alone (no layer configs, no optimiser) to a weights file, atomically."""
         from .saving import save_weights
 
         save_weights(self, filepath)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath: str | os.PathLike) -> Network:
         """Copy a weights file's (or a model file's) arrays into this network, whose layers must match exactly (a
         ValueError naming the first mismatch, the network left unchanged); returns self."""
         from .saving import load_weights
 
         return load_weights(self, filepath)
 
-    def load_model(self, filepath, custom_layers=None):
+    def load_model(self, filepath: str | os.PathLike, custom_layers: dict[str, type[Layer]] | None = None
+                   ) -> Network:
         """Replace this network's layers, weights and optimiser with the file's; returns self (the report's call).
 
         A network whose own layers differ from the file's gets a warning saying so: `load_weights(path)` loads
@@ -403,9 +429,9 @@ class Network:
             warnings.warn(f"load_model replaced this network's {len(ours)} layers with the {len(loaded.layers)} "
                           f"layers of {str(filepath)!r}; network.load_weights(path) loads the weights into this "
                           "architecture and refuses a mismatch.", UserWarning, stacklevel=2)
-        engine = self.engine  # the engine is this network's choice, not the file's
+        engine, compiled = self.engine, self._compiled  # this network's choices, not the file's
         self.__dict__.update(loaded.__dict__)
-        self.engine = engine
+        self.engine, self._compiled = engine, compiled
         return self
 
     def __getstate__(self):  # copies and pickles leave the plans (scratch memory, thread replicas) behind
@@ -415,3 +441,19 @@ class Network:
 
     def __repr__(self):
         return f"Network({len(self.layers)} layers, {self.count_params():,} parameters)"
+
+
+@dataclass
+class Compiled:
+    """What compile() chose: the optimiser (a name or an Optimizer), its learning rate, (loss, derivative), and the
+    metrics (None: the loss's default)."""
+
+    optimizer: str | optimizers.Optimizer
+    learning_rate: float | None
+    loss: tuple[Callable, Callable]
+    metrics: list[metrics_module.Metric] | None
+
+
+def _fresh_seed() -> int:
+    """A seed from the operating system's entropy (train(seed=None)), recorded so the run can be told apart."""
+    return int(np.random.SeedSequence().generate_state(2, np.uint64)[0] % 2**63)

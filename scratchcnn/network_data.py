@@ -156,7 +156,7 @@ def compiled_loss(network, loss_fn):
         if getattr(network, "_compiled", None) is None:
             raise ValueError("Received no loss_fn, and compile() named none: pass loss_fn, e.g. "
                              "'categorical_crossentropy'.")
-        return network._compiled["loss"]
+        return network._compiled.loss
     if isinstance(loss_fn, str):
         return losses.get(loss_fn)
     if not callable(loss_fn):

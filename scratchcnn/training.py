@@ -12,7 +12,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import metrics, parallel
+from . import parallel
 from .callbacks import Callback, History, LogFile, ModelCheckpoint, ProgressBar, check_monitors
 from .layers.base import BuiltinLayer
 from .layers.regularization import Dropout

@@ -1,5 +1,11 @@
 """Activation: a standalone activation function as its own layer."""
-from .base import ActivatedLayer
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import ActivatedLayer, LayerPlan
 
 
 class Activation(ActivatedLayer):
@@ -13,20 +19,20 @@ class Activation(ActivatedLayer):
 
     owns_preactivation = False  # its "pre-activation" is the input itself, which the layer before may still hold
 
-    def __init__(self, name):
+    def __init__(self, name: str | None) -> None:
         super().__init__(name)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         input_shape = tuple(input_shape)
         if self.activation == "softmax" and len(input_shape) != 1:
             raise self._shape_error(input_shape, "(F,) in a batch (N, F): softmax runs over the last axis of 2-D input")
         return input_shape
 
-    def _linear_forward(self, x, training, plan):
+    def _linear_forward(self, x: np.ndarray, training: bool, plan: LayerPlan) -> np.ndarray:
         return x
 
-    def _linear_backward(self, grad_z, plan):
+    def _linear_backward(self, grad_z: np.ndarray, plan: LayerPlan) -> np.ndarray | None:
         return grad_z
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.activation}

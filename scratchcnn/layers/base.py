@@ -16,9 +16,13 @@ which engine computes it (`scratchcnn.reference`, the textbook, or
 Called directly, without a plan, they check their input, take one unbatched sample as
 in the report, and run on the fast engine on their own.
 """
+from __future__ import annotations
+
 import functools
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import reference
 from ..backend import xp
@@ -29,17 +33,17 @@ from ..inputs import as_float_array
 class Parameter:
     """A trainable array `.value` and the gradient `.grad` that backward last set for it."""
 
-    def __init__(self, value, name=""):
+    def __init__(self, value: np.ndarray, name: str = "") -> None:
         self.value = value
         self.grad = xp.zeros_like(value)
         self.name = name
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self.value.shape
 
     @property
-    def size(self):
+    def size(self) -> int:
         return int(self.value.size)
 
     def __repr__(self):
@@ -53,42 +57,47 @@ class Layer:
     `Parameter` attributes of the layer, found in the order they were set.
     """
 
-    def forward(self, x, training=False):
+    built = True  # a layer that learns its input size (Dense(units), ...) is False until build() has run
+
+    def build(self, input_shape: tuple[int, ...]) -> None:
+        """Create the weights for per-sample inputs of input_shape; a Network calls it when `built` is False."""
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x (N, ...) -> output (N, ...). `training` is True inside `Network.train`."""
         raise NotImplementedError(f"{self.name} must implement forward(x, training=False)")
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: np.ndarray) -> np.ndarray | None:
         """d loss / d output (N, ...) -> d loss / d input (N, ...); sets `.grad` on each parameter."""
         raise NotImplementedError(f"{self.name} must implement backward(grad_output)")
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-sample output shape for a per-sample input shape; ValueError if the input does not fit."""
         raise NotImplementedError(f"{self.name} must implement output_shape(input_shape)")
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments, JSON-serialisable: `type(layer)(**layer.get_config())` rebuilds it."""
         return {}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**config)
 
-    def parameters(self):
+    def parameters(self) -> list[Parameter]:
         """The layer's Parameters, in a fixed order (weight before bias)."""
         return [value for value in vars(self).values() if isinstance(value, Parameter)]
 
-    def reset_parameters(self, rng=None):
+    def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
         """Draw fresh initial weights from `rng` (a numpy Generator); layers without weights do nothing."""
 
-    def buffers(self):
+    def buffers(self) -> dict[str, np.ndarray]:
         """Non-trainable state saved with the model (e.g. BatchNorm's running statistics): {name: array}."""
         return {}
 
-    def set_buffer(self, name, value):
+    def set_buffer(self, name: str, value: np.ndarray) -> None:
         """Restore one buffer by name (used when loading a model)."""
         raise KeyError(f"{self.name} has no buffer {name!r}")
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Layer:
         """Cast every parameter (value and grad) to dtype, e.g. float64 for gradient checks; returns self."""
         for param in self.parameters():
             param.value = param.value.astype(dtype)
@@ -96,11 +105,11 @@ class Layer:
         return self
 
     @property
-    def name(self):
+    def name(self) -> str:
         return type(self).__name__
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         params = self.parameters()
         return params[0].value.dtype if params else np.dtype(np.float32)
 
@@ -128,8 +137,8 @@ class LayerPlan:
 
     __slots__ = ("reference", "defer_activation", "relu_after_max", "need_input_grad", "workspaces", "noise", "total")
 
-    def __init__(self, reference=False, defer_activation=False, relu_after_max=False, need_input_grad=True,
-                 workspaces=None):
+    def __init__(self, reference: bool = False, defer_activation: bool = False, relu_after_max: bool = False,
+                 need_input_grad: bool = True, workspaces: dict | None = None) -> None:
         self.reference = reference
         self.defer_activation = defer_activation
         self.relu_after_max = relu_after_max
@@ -138,7 +147,7 @@ class LayerPlan:
         self.noise = None
         self.total = None
 
-    def workspace(self, training):
+    def workspace(self, training: bool) -> Any:
         return None if self.workspaces is None else self.workspaces[bool(training)]
 
 
@@ -167,7 +176,7 @@ class BuiltinLayer(Layer):
     decorated with `BuiltinLayer.entry`, which fills in `plan` for direct calls.
     """
 
-    sample_ndim = None  # rank of one sample without the batch axis, e.g. 3 for (C, H, W); None: always a batch
+    sample_ndim: int | None = None  # rank of one sample without the batch axis, e.g. 3 for (C, H, W); None: a batch
     _one_sample = False
     entry = staticmethod(_called_directly)
 
@@ -182,12 +191,12 @@ class ActivatedLayer(BuiltinLayer):
 
     owns_preactivation = True  # _linear_forward returns a fresh array, so the activation may overwrite it
 
-    def __init__(self, activation):
+    def __init__(self, activation: str | None) -> None:
         self.activation = activation_name(activation)
         self._activation_cache = None
 
     @_called_directly
-    def forward(self, x, training=False, *, plan):
+    def forward(self, x: np.ndarray, training: bool = False, *, plan: LayerPlan) -> np.ndarray:  # type: ignore[override]
         z = self._linear_forward(x, training, plan)
         if plan.defer_activation:  # the max pooling after this layer applies the ReLU (engine/plan.py)
             return z
@@ -198,13 +207,19 @@ class ActivatedLayer(BuiltinLayer):
         return out
 
     @_called_directly
-    def backward(self, grad_output, *, plan):
+    def backward(self, grad_output: np.ndarray, *, plan: LayerPlan) -> np.ndarray | None:  # type: ignore[override]
         if plan.defer_activation:
             return self._linear_backward(grad_output, plan)
         activations = reference.ACTIVATIONS if plan.reference else ACTIVATIONS
         grad_z = activations[self.activation][1](grad_output, self._activation_cache)
         return self._linear_backward(grad_z, plan)
 
-    def backward_preactivation(self, grad_z, plan=None):
+    def _linear_forward(self, x: np.ndarray, training: bool, plan: LayerPlan) -> np.ndarray:
+        raise NotImplementedError
+
+    def _linear_backward(self, grad_z: np.ndarray, plan: LayerPlan) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def backward_preactivation(self, grad_z: np.ndarray, plan: LayerPlan | None = None) -> np.ndarray | None:
         """Gradient with respect to the pre-activation z (batched) -> gradient with respect to the input."""
         return self._linear_backward(grad_z, LayerPlan() if plan is None else plan)

@@ -1,7 +1,13 @@
 """Dense (fully connected) layers; MultiClassDense ends a classifier with softmax."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
 from .. import functional, initializers, reference
 from ..inputs import check_int
-from .base import ActivatedLayer, Parameter
+from .base import ActivatedLayer, LayerPlan, Parameter
 
 
 class Dense(ActivatedLayer):
@@ -16,7 +22,8 @@ class Dense(ActivatedLayer):
 
     sample_ndim = 1
 
-    def __init__(self, input_dim=None, output_dim=None, activation="relu"):
+    def __init__(self, input_dim: int | None = None, output_dim: int | None = None,
+                 activation: str | None = "relu") -> None:
         super().__init__(activation)
         if output_dim is None:  # Dense(units): Keras's one-argument form
             input_dim, output_dim = None, input_dim
@@ -30,10 +37,10 @@ class Dense(ActivatedLayer):
             self.build((check_int("input_dim", input_dim),))
 
     @property
-    def built(self):
+    def built(self) -> bool:  # type: ignore[override]
         return self.input_dim is not None
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int, ...]) -> None:
         """Create the weights for inputs of input_shape = (input_dim,)."""
         if len(input_shape) != 1:
             raise self._shape_error(input_shape, "(features,): put Flatten() before a Dense layer")
@@ -42,7 +49,7 @@ class Dense(ActivatedLayer):
         self.bias = Parameter(initializers.zeros((self.output_dim,)), "bias")
         self.reset_parameters()
 
-    def reset_parameters(self, rng=None):
+    def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
         if not self.built:
             return
         rng = initializers.as_generator(rng)
@@ -51,18 +58,18 @@ class Dense(ActivatedLayer):
             self.activation, self.weight.shape, self.input_dim, self.output_dim, rng, dtype)
         self.bias.value = initializers.zeros(self.bias.shape, dtype)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         input_shape = tuple(input_shape)
         if input_shape != (self.input_dim,):
             raise self._shape_error(input_shape, f"({self.input_dim},) (input_dim={self.input_dim})")
         return (self.output_dim,)
 
-    def _linear_forward(self, x, training, plan):
+    def _linear_forward(self, x: np.ndarray, training: bool, plan: LayerPlan) -> np.ndarray:
         engine_forward = reference.dense_forward if plan.reference else functional.linear_forward
         z, self._cache = engine_forward(x, self.weight.value, self.bias.value)
         return z
 
-    def _linear_backward(self, grad_z, plan):
+    def _linear_backward(self, grad_z: np.ndarray, plan: LayerPlan) -> np.ndarray | None:
         if plan.reference:
             dx, dweight, dbias = reference.dense_backward(grad_z, self._cache)
         else:
@@ -71,7 +78,7 @@ class Dense(ActivatedLayer):
         self._set_grad(self.bias, dbias)
         return dx
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"input_dim": self.input_dim, "output_dim": self.output_dim, "activation": self.activation}
 
 
@@ -81,7 +88,7 @@ class MultiClassDense(Dense):
     `MultiClassDense(input_dim, num_classes)` as in the report, or `MultiClassDense(num_classes)`.
     """
 
-    def __init__(self, input_dim=None, num_classes=None):
+    def __init__(self, input_dim: int | None = None, num_classes: int | None = None) -> None:
         if num_classes is None:
             input_dim, num_classes = None, input_dim
         if num_classes is None:
@@ -90,8 +97,8 @@ class MultiClassDense(Dense):
         super().__init__(input_dim, check_int("num_classes", num_classes), activation="softmax")
 
     @property
-    def num_classes(self):
+    def num_classes(self) -> int:
         return self.output_dim
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"input_dim": self.input_dim, "num_classes": self.output_dim}

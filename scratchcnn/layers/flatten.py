@@ -1,9 +1,14 @@
 """Flatten: (N, C, H, W) -> (N, C*H*W) in C order."""
+from __future__ import annotations
+
 import math
+from typing import Any
+
+import numpy as np
 
 from .. import reference
 from ..backend import xp
-from .base import BuiltinLayer
+from .base import BuiltinLayer, LayerPlan
 
 
 class Flatten(BuiltinLayer):
@@ -15,16 +20,16 @@ class Flatten(BuiltinLayer):
 
     sample_ndim = 3
 
-    def __init__(self):
-        self._input_shape = None
+    def __init__(self) -> None:
+        self._input_shape: Any = None
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) == 0:
             raise self._shape_error(input_shape, "a per-sample shape of rank 1 or more")
         return (math.prod(input_shape),)
 
     @BuiltinLayer.entry
-    def forward(self, x, training=False, *, plan):
+    def forward(self, x: np.ndarray, training: bool = False, *, plan: LayerPlan) -> np.ndarray:
         if plan.reference:
             out, self._input_shape = reference.flatten_forward(x)
             return out
@@ -38,7 +43,7 @@ class Flatten(BuiltinLayer):
         return out.reshape(x.shape[0], -1)
 
     @BuiltinLayer.entry
-    def backward(self, grad_output, *, plan):
+    def backward(self, grad_output: np.ndarray, *, plan: LayerPlan) -> np.ndarray | None:
         if plan.reference:
             return reference.flatten_backward(grad_output, self._input_shape)
         return grad_output.reshape(self._input_shape)

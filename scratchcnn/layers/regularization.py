@@ -4,17 +4,22 @@ Both take batched input only (`sample_ndim = None`): a 2-D input is (N, F) and a
 4-D input is (N, C, H, W), never one unbatched sample. Neither can therefore be
 the first layer of a Network, which reads the input rank from its first layer.
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .. import reference
 from ..backend import xp
 from ..functional.batchnorm import batch_moments, batchnorm_backward, batchnorm_forward
 from ..functional.dropout import dropout_backward, dropout_forward
 from ..inputs import check_int
-from .base import BuiltinLayer, Parameter
+from .base import BuiltinLayer, Parameter, LayerPlan
 
 
-def _check_seed(seed):
+def _check_seed(seed: Any) -> int | None:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise ValueError(
             f"Received an invalid value for seed, expected None or a non-negative integer. Received: seed={seed!r}")
@@ -31,7 +36,7 @@ class Dropout(BuiltinLayer):
     `scratchcnn.functional.dropout`.
     """
 
-    def __init__(self, rate, seed=None):
+    def __init__(self, rate: float, seed: int | None = None) -> None:
         is_number = isinstance(rate, (int, float, np.integer, np.floating)) and not isinstance(rate, bool)
         if not is_number or not 0 <= rate < 1:
             raise ValueError(
@@ -41,16 +46,16 @@ class Dropout(BuiltinLayer):
         self.rng = np.random.default_rng(self.seed)
         self._mask = None
 
-    def draw_noise(self, input_shape):
+    def draw_noise(self, input_shape: tuple[int, ...]) -> np.ndarray:
         """The uniform draws in [0, 1) that a training forward on a batch of input_shape makes (a batch split
         across threads draws them for the whole batch first, so its masks do not depend on the split)."""
         return self.rng.random(input_shape)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(input_shape)
 
     @BuiltinLayer.entry
-    def forward(self, x, training=False, *, plan):
+    def forward(self, x: np.ndarray, training: bool = False, *, plan: LayerPlan) -> np.ndarray:
         if not training:
             self._mask = None
             return x
@@ -63,12 +68,12 @@ class Dropout(BuiltinLayer):
         return out
 
     @BuiltinLayer.entry
-    def backward(self, grad_output, *, plan):
+    def backward(self, grad_output: np.ndarray, *, plan: LayerPlan) -> np.ndarray | None:
         if self._mask is None:
             return grad_output
         return (reference.dropout_backward if plan.reference else dropout_backward)(grad_output, self._mask)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"rate": self.rate, "seed": self.seed}
 
 
@@ -88,49 +93,50 @@ class BatchNorm(BuiltinLayer):
     engine: `scratchcnn.functional.batchnorm` (statistics summed over the threads).
     """
 
-    def __init__(self, num_features=None, momentum=0.1, eps=1e-5):
+    def __init__(self, num_features: int | None = None, momentum: float = 0.1, eps: float = 1e-5) -> None:
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
             raise ValueError(
                 f"Received an invalid value for momentum, expected a number in [0, 1]. Received: momentum={momentum!r}")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
             raise ValueError(f"Received an invalid value for eps, expected a positive number. Received: eps={eps!r}")
         self.momentum, self.eps = float(momentum), float(eps)
-        self.num_features = None  # BatchNorm() learns it from its input when the network is built
-        self._cache = None
+        self.num_features: int | None = None  # BatchNorm() learns it from its input when the network is built
+        self._cache: Any = None
         if num_features is not None:
             self.build((check_int("num_features", num_features),))
 
     @property
-    def built(self):
+    def built(self) -> bool:  # type: ignore[override]
         return self.num_features is not None
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int, ...]) -> None:
         """Create the parameters and statistics for input_shape[0] features or channels."""
-        self.num_features = check_int("num_features", input_shape[0])
-        self.weight = Parameter(xp.ones((self.num_features,), dtype=np.float32), "weight")
-        self.bias = Parameter(xp.zeros((self.num_features,), dtype=np.float32), "bias")
+        features = self.num_features = check_int("num_features", input_shape[0])
+        self.weight = Parameter(xp.ones((features,), dtype=np.float32), "weight")
+        self.bias = Parameter(xp.zeros((features,), dtype=np.float32), "bias")
         self.reset_parameters()
 
-    def reset_parameters(self, rng=None):
-        if not self.built:
+    def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
+        features = self.num_features
+        if features is None:
             return
         dtype = self.weight.value.dtype
-        self.weight.value = xp.ones((self.num_features,), dtype=dtype)
-        self.bias.value = xp.zeros((self.num_features,), dtype=dtype)
-        self.running_mean = xp.zeros((self.num_features,), dtype=dtype)
-        self.running_var = xp.ones((self.num_features,), dtype=dtype)
+        self.weight.value = xp.ones((features,), dtype=dtype)
+        self.bias.value = xp.zeros((features,), dtype=dtype)
+        self.running_mean = xp.zeros((features,), dtype=dtype)
+        self.running_var = xp.ones((features,), dtype=dtype)
 
-    def buffers(self):
+    def buffers(self) -> dict[str, np.ndarray]:
         return {"running_mean": self.running_mean, "running_var": self.running_var} if self.built else {}
 
-    def set_buffer(self, name, value):
+    def set_buffer(self, name: str, value: np.ndarray) -> None:
         if name not in ("running_mean", "running_var"):
             super().set_buffer(name, value)
         if tuple(value.shape) != (self.num_features,):
             raise ValueError(f"Received {name} of shape {tuple(value.shape)}, expected ({self.num_features},).")
         setattr(self, name, xp.asarray(value, dtype=self.weight.value.dtype))
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> BatchNorm:
         super().astype(dtype)
         if not self.built:
             return self
@@ -138,7 +144,7 @@ class BatchNorm(BuiltinLayer):
         self.running_var = self.running_var.astype(dtype)
         return self
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         input_shape = tuple(input_shape)
         if len(input_shape) not in (1, 3) or input_shape[0] != self.num_features:
             raise self._shape_error(input_shape, f"({self.num_features},) or ({self.num_features}, H, W) "
@@ -146,7 +152,7 @@ class BatchNorm(BuiltinLayer):
         return input_shape
 
     @BuiltinLayer.entry
-    def forward(self, x, training=False, *, plan):
+    def forward(self, x: np.ndarray, training: bool = False, *, plan: LayerPlan) -> np.ndarray:
         weight, bias = self.weight.value, self.bias.value
         if not training:
             if plan.reference:
@@ -172,7 +178,7 @@ class BatchNorm(BuiltinLayer):
         return out
 
     @BuiltinLayer.entry
-    def backward(self, grad_output, *, plan):
+    def backward(self, grad_output: np.ndarray, *, plan: LayerPlan) -> np.ndarray | None:
         if plan.reference:
             dx, dweight, dbias = reference.batchnorm_backward(grad_output, self._cache)
         else:
@@ -181,5 +187,5 @@ class BatchNorm(BuiltinLayer):
         self._set_grad(self.bias, dbias)
         return dx
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps}
