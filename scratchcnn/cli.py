@@ -361,6 +361,30 @@ def _serve(args):
           on_listening=lambda url: print(f"Serving {args.model} at {url}/ (Ctrl-C stops it)", flush=True))
 
 
+def _images(args):
+    """The embedded MNIST digits as PNG files in class folders: an image folder to try the other commands on."""
+    from PIL import Image
+
+    from .datasets import load_mnist
+
+    images, labels = load_mnist(num_samples_per_class=check_positive(args.per_class, "--per-class"),
+                                split=(1.0, 0.0, 0.0), seed=args.seed)[:2]
+    written = [0] * 10  # per class: files are <digit>/0000.png, 0001.png, ...
+    for image, digit in zip(images, labels.argmax(axis=1)):
+        folder = os.path.join(args.out, str(int(digit)))
+        os.makedirs(folder, exist_ok=True)
+        Image.fromarray((image[0] * 255).round().astype(np.uint8), mode="L").save(
+            os.path.join(folder, f"{written[digit]:04d}.png"))
+        written[digit] += 1
+    print(f"Wrote {len(images)} digits ({args.per_class} per class) into {args.out}/0 ... {args.out}/9")
+
+
+def check_positive(value, option):
+    if value < 1:
+        raise ValueError(f"Received an invalid value for {option}, expected a positive integer. Received: {value}")
+    return value
+
+
 # -- the parser ------------------------------------------------------------------------------------------------
 def build_parser():
     parser = argparse.ArgumentParser(prog="scratchcnn", description="A CNN library written from scratch on NumPy.")
@@ -408,6 +432,12 @@ def build_parser():
     prof.add_argument("--seed", type=_non_negative_int("--seed"), default=0,
                       help="seed for the weights and random inputs")
     prof.set_defaults(func=_profile)
+    images = sub.add_parser("images", help="write digits of the embedded MNIST as PNG files, a folder per class "
+                                           "(an image folder to try train --data, predict and evaluate on)")
+    images.add_argument("out", help="the folder to write (sub-folders 0 to 9)")
+    images.add_argument("--per-class", type=int, default=20, help="digits per class (default 20)")
+    images.add_argument("--seed", type=int, default=0, help="which digits are drawn")
+    images.set_defaults(func=_images)
     summary = sub.add_parser("summary", help="print a saved model's layer table")
     summary.add_argument("model", help="a .model file written by scratchcnn")
     summary.add_argument("--input-shape", default=None, help="per-sample input shape, e.g. 1,28,28")
