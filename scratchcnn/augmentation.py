@@ -6,8 +6,11 @@ and "small shifts". A random resized crop (torchvision's RandomResizedCrop)
 zooms in on a random box and scales it back to the full size; brightness and
 contrast jitter rescale each image's values.
 """
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -15,7 +18,7 @@ from .backend import xp
 from .inputs import check_int
 
 
-def random_crop(x, padding, rng):
+def random_crop(x: np.ndarray, padding: int, rng: np.random.Generator) -> np.ndarray:
     """Shift each image by a random (dy, dx) in [-padding, padding], filling with zeros: x (N, C, H, W) -> same shape."""
     n, c, h, w = x.shape
     p = padding
@@ -26,13 +29,14 @@ def random_crop(x, padding, rng):
     return padded[xp.arange(n)[:, None, None, None], xp.arange(c)[None, :, None, None], rows, cols]
 
 
-def random_horizontal_flip(x, rng, probability=0.5):
+def random_horizontal_flip(x: np.ndarray, rng: np.random.Generator, probability: float = 0.5) -> np.ndarray:
     """Mirror each image left-right with the given probability."""
     flip = xp.asarray(rng.random(len(x)) < probability)
     return xp.where(flip[:, None, None, None], x[..., ::-1], x)
 
 
-def random_boxes(n, h, w, scale, ratio, rng):
+def random_boxes(n: int, h: int, w: int, scale: Sequence[float], ratio: Sequence[float], rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """n whole-pixel crop boxes (top, left, height, width), int (N,) each, inside an H x W image.
 
     Each box covers a fraction of the area drawn uniformly from `scale` and has a
@@ -49,7 +53,8 @@ def random_boxes(n, h, w, scale, ratio, rng):
     return top, left, height, width
 
 
-def resize_boxes(x, top, left, height, width):
+def resize_boxes(x: np.ndarray, top: np.ndarray, left: np.ndarray, height: np.ndarray, width: np.ndarray
+                 ) -> np.ndarray:
     """Crop box i of image i and resize it bilinearly to the full H x W: x (N, C, H, W), int boxes (N,) -> (N, C, H, W).
 
     The same as cropping x[i, :, top:top+height, left:left+width] and calling PyTorch's
@@ -66,7 +71,7 @@ def resize_boxes(x, top, left, height, width):
     wc = xp.asarray((cols - c0).astype(x.dtype))[:, None, None, :]             # N,1,1,W
     n_idx, c_idx = xp.arange(n)[:, None, None, None], xp.arange(c)[None, :, None, None]
 
-    def gather(r, col):  # x at box-relative rows r (N, H) and columns col (N, W) -> N,C,H,W
+    def gather(r: np.ndarray, col: np.ndarray) -> np.ndarray:  # x at box-relative rows r (N, H), columns col (N, W)
         rows_in_x, cols_in_x = xp.asarray(r + top[:, None]), xp.asarray(col + left[:, None])
         return x[n_idx, c_idx, rows_in_x[:, None, :, None], cols_in_x[:, None, None, :]]
 
@@ -75,13 +80,15 @@ def resize_boxes(x, top, left, height, width):
     return top_row * (1 - wr) + bottom_row * wr
 
 
-def random_resized_crop(x, scale, rng, ratio=(3 / 4, 4 / 3)):
+def random_resized_crop(x: np.ndarray, scale: Sequence[float], rng: np.random.Generator,
+                        ratio: Sequence[float] = (3 / 4, 4 / 3)) -> np.ndarray:
     """Zoom each image into a random box (area fraction in `scale`, aspect in `ratio`) resized back: same shape."""
     n, _, h, w = x.shape
     return resize_boxes(x, *random_boxes(n, h, w, scale, ratio, rng))
 
 
-def random_brightness_contrast(x, brightness, contrast, rng):
+def random_brightness_contrast(x: np.ndarray, brightness: float, contrast: float, rng: np.random.Generator
+                               ) -> np.ndarray:
     """Per image: scale the values by U(1 - brightness, 1 + brightness), then stretch them about the image mean by
     U(1 - contrast, 1 + contrast). Values are not clipped; with both 0 it is the identity."""
     n = len(x)
@@ -92,7 +99,7 @@ def random_brightness_contrast(x, brightness, contrast, rng):
     return mean + (x - mean) * stretch
 
 
-def _check_fraction(name, value):
+def _check_fraction(name: str, value: float) -> float:
     """A number in [0, 1), or ValueError naming it."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value < 1
     if not ok:
@@ -101,7 +108,7 @@ def _check_fraction(name, value):
     return float(value)
 
 
-def _check_range(name, value, low, high):
+def _check_range(name: str, value: Sequence[float], low: float, high: float) -> tuple[float, float]:
     """A pair (a, b) with low < a <= b <= high, as floats, or ValueError naming it."""
     ok = isinstance(value, (tuple, list)) and len(value) == 2
     ok = ok and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in value)
@@ -122,8 +129,8 @@ class Augmentation:
     that fraction.
     """
 
-    def __init__(self, crop_padding=0, horizontal_flip=False, crop_scale=None, crop_ratio=(3 / 4, 4 / 3),
-                 brightness=0.0, contrast=0.0):
+    def __init__(self, crop_padding: int = 0, horizontal_flip: bool = False, crop_scale: Sequence[float] | None = None,
+                 crop_ratio: Sequence[float] = (3 / 4, 4 / 3), brightness: float = 0.0, contrast: float = 0.0) -> None:
         self.crop_padding = check_int("crop_padding", crop_padding, minimum=0)
         self.horizontal_flip = bool(horizontal_flip)
         self.crop_scale = None if crop_scale is None else _check_range("crop_scale", crop_scale, 0, 1)
@@ -131,7 +138,7 @@ class Augmentation:
         self.brightness = _check_fraction("brightness", brightness)
         self.contrast = _check_fraction("contrast", contrast)
 
-    def __call__(self, x, rng):
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if x.ndim != 4:
             raise ValueError(f"Augmentation expects image batches (N, C, H, W). Received: shape {tuple(x.shape)}")
         if self.crop_scale is not None:
@@ -144,7 +151,7 @@ class Augmentation:
             x = random_brightness_contrast(x, self.brightness, self.contrast, rng)
         return x
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         options = [f"crop_padding={self.crop_padding}", f"horizontal_flip={self.horizontal_flip}"]
         if self.crop_scale is not None:
             options += [f"crop_scale={self.crop_scale}", f"crop_ratio={self.crop_ratio}"]

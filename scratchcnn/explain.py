@@ -10,13 +10,23 @@ zero everywhere. For a single sigmoid unit, class 1's score is the logit z and c
   weighted by alpha_k = mean over (h, w) of d score / d A_k, summed, passed through ReLU and
   upsampled bilinearly to (H, W).
 """
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .layers import ConvLayer
 from .metrics import to_class_indices
 
+if TYPE_CHECKING:
+    from .layers import Layer
+    from .network import Network
 
-def saliency_map(network, x, class_index=None):
+
+def saliency_map(network: Network, x: ArrayLike, class_index: int | None = None) -> np.ndarray:
     """|d score(class_index) / d x| for one sample x (C, H, W), the largest over the channels: (H, W).
 
     class_index None explains the predicted class.
@@ -31,7 +41,8 @@ def saliency_map(network, x, class_index=None):
     return np.abs(np.asarray(grad_input[0])).max(axis=0)            # (H, W)
 
 
-def grad_cam_map(network, x, layer_index=None, class_index=None):
+def grad_cam_map(network: Network, x: ArrayLike, layer_index: int | None = None, class_index: int | None = None
+                 ) -> np.ndarray:
     """Grad-CAM of one sample x (C, H, W) at layer `layer_index` (default: the last ConvLayer): (H, W), >= 0.
 
     The layers run one by one (layer.forward with training=False) to the chosen layer, whose output
@@ -59,13 +70,13 @@ def grad_cam_map(network, x, layer_index=None, class_index=None):
     return upsample_bilinear(grad_cam_from_gradients(np.asarray(features[0]), np.asarray(grad[0])), x.shape[1:])
 
 
-def grad_cam_from_gradients(features, grad_features):
+def grad_cam_from_gradients(features: np.ndarray, grad_features: np.ndarray) -> np.ndarray:
     """relu(sum_k alpha_k A_k), alpha_k = mean over (h, w) of dScore/dA_k: features and gradients (K, h, w) -> (h, w)."""
     alpha = grad_features.mean(axis=(1, 2))                          # (K,)
     return np.maximum(np.tensordot(alpha, features, axes=1), 0)      # (h, w)
 
 
-def upsample_bilinear(image, size):
+def upsample_bilinear(image: ArrayLike, size: Sequence[int]) -> np.ndarray:
     """A 2-D array (h, w) resized bilinearly to size (H, W), sampling at pixel centres (align_corners=False)."""
     image = np.asarray(image, dtype=float)
     rows = _sample_points(image.shape[0], size[0])
@@ -77,7 +88,7 @@ def upsample_bilinear(image, size):
     return upper * (1 - row_weight[:, None]) + lower * row_weight[:, None]
 
 
-def _sample_points(length, new_length):
+def _sample_points(length: int, new_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each output pixel: the two source pixels either side of its centre and the weight of the second."""
     centres = np.clip((np.arange(new_length) + 0.5) * length / new_length - 0.5, 0, length - 1)
     low = np.floor(centres).astype(int)
@@ -86,7 +97,7 @@ def _sample_points(length, new_length):
 
 
 # -- checks and the score ---------------------------------------------------------
-def _check_sample(network, x):
+def _check_sample(network: Network, x: ArrayLike) -> np.ndarray:
     layers = getattr(network, "layers", None)
     if not layers:
         raise ValueError("Received a network without layers, expected a scratchcnn Network to explain. "
@@ -98,7 +109,7 @@ def _check_sample(network, x):
     return x.astype(network.dtype, copy=False)
 
 
-def _feature_layer(layers, layer_index):
+def _feature_layer(layers: Sequence[Layer], layer_index: int | None) -> int:
     """The chosen layer's index: layer_index, or that of the last ConvLayer."""
     if layer_index is None:
         convs = [i for i, layer in enumerate(layers) if isinstance(layer, ConvLayer)]
@@ -114,7 +125,7 @@ def _feature_layer(layers, layer_index):
     return index
 
 
-def _score_gradient(last_layer, out, class_index):
+def _score_gradient(last_layer: Layer, out: np.ndarray, class_index: int | None) -> tuple[np.ndarray, bool]:
     """(one-hot d score / d (pre-)activation (1, K), from_logits) for the class to explain."""
     if np.ndim(out) != 2:
         raise ValueError(f"The network gives outputs of per-sample shape {tuple(np.shape(out))[1:]}, expected "

@@ -1,14 +1,25 @@
 """check_gradients: compare a network's back-propagated gradients with central differences, layer by layer."""
+from __future__ import annotations
+
+from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import losses
 from .inputs import prepare_targets
 
+if TYPE_CHECKING:
+    from .network import Network
 
-def check_gradients(network, X, y, loss_fn, loss_fn_derivative=None, eps=1e-6, max_checks=20, seed=0,
-                    print_fn=print):
+
+def check_gradients(network: Network, X: ArrayLike, y: ArrayLike,
+                    loss_fn: str | Callable[[np.ndarray, np.ndarray], float],
+                    loss_fn_derivative: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None, eps: float = 1e-6,
+                    max_checks: int = 20, seed: int = 0, print_fn: Callable[[str], object] | None = print
+                    ) -> list[dict[str, Any]]:
     """Print and return, per layer parameter, the largest relative error between analytic and numerical gradients.
 
     The network is evaluated in float64 in training mode (dropout masks drawn from
@@ -26,7 +37,7 @@ def check_gradients(network, X, y, loss_fn, loss_fn_derivative=None, eps=1e-6, m
     X = np.asarray(X, dtype=np.float64)
     y = prepare_targets(y, network.output_shapes(X.shape[1:])[-1][1][0], len(X), np.float64)
     base = network.get_weights()  # float64 parameters and buffers, layer by layer
-    loss = partial(_loss, network, X, y, loss_fn, seed)
+    loss = partial(_loss, network, X, y, loss_fn, seed)  # type: ignore[arg-type]  # a name with a derivative fails
     rng = np.random.default_rng(seed)
     rows = []
     try:
@@ -54,7 +65,7 @@ def check_gradients(network, X, y, loss_fn, loss_fn_derivative=None, eps=1e-6, m
     return rows
 
 
-def _forward(network, weights, X, seed):
+def _forward(network: Network, weights: list[np.ndarray], X: np.ndarray, seed: int) -> np.ndarray:
     network.set_weights(weights)
     for layer in network.layers:
         if hasattr(layer, "rng"):
@@ -62,11 +73,13 @@ def _forward(network, weights, X, seed):
     return network.forward(X, training=True)
 
 
-def _loss(network, X, y, loss_fn, seed, weights):
+def _loss(network: Network, X: np.ndarray, y: np.ndarray, loss_fn: Callable[[np.ndarray, np.ndarray], float],
+          seed: int, weights: list[np.ndarray]) -> float:
     return loss_fn(y, _forward(network, weights, X, seed))
 
 
-def _central_difference(loss, base, slot, position, eps):
+def _central_difference(loss: Callable[[list[np.ndarray]], float], base: list[np.ndarray], slot: int, position: int,
+                        eps: float) -> float:
     """(loss(w + eps e_i) - loss(w - eps e_i)) / (2 eps) for entry `position` of weight array `slot`."""
     values = []
     for sign in (1, -1):
@@ -77,12 +90,12 @@ def _central_difference(loss, base, slot, position, eps):
     return (values[0] - values[1]) / (2 * eps)
 
 
-def _relative_error(analytic, numeric):
+def _relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     scale = np.maximum(np.abs(analytic) + np.abs(numeric), 1e-12)
     return float(np.max(np.abs(analytic - numeric) / scale))
 
 
-def _table(rows):
+def _table(rows: list[dict[str, Any]]) -> str:
     header = f"{'Layer':<24}{'parameter':<11}{'shape':<20}{'checked':>8}{'max rel. error':>16}"
     lines = [header, "-" * len(header)]
     for row in rows:

@@ -1,10 +1,16 @@
 """Turning user input (nested lists or arrays) into float arrays, with clear errors."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import cast
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .backend import xp
 
 
-def as_float_array(x, name="x", dtype=None):
+def as_float_array(x: ArrayLike, name: str = "x", dtype: DTypeLike | None = None) -> np.ndarray:
     """Nested lists or arrays -> a floating array.
 
     dtype=None keeps float32/float64 arrays as they are and turns everything else
@@ -27,7 +33,7 @@ def as_float_array(x, name="x", dtype=None):
     return xp.asarray(x, dtype=dtype)
 
 
-def all_finite(x):
+def all_finite(x: np.ndarray) -> bool:
     """Whether the float array x holds no NaN and no inf, in one read of x at BLAS speed.
 
     Each row's sum (a product with a vector of ones) is NaN or infinite as soon as one
@@ -48,12 +54,12 @@ def all_finite(x):
     return bool(xp.all(xp.isfinite(sums))) or bool(xp.all(xp.isfinite(x)))
 
 
-def describe_shape(shape):
+def describe_shape(shape: Iterable[int]) -> str:
     """'(N, 3, 32, 32)' for a batch shape written with a symbolic batch axis."""
     return "(" + ", ".join(["N", *map(str, shape)]) + ")"
 
 
-def check_int(name, value, minimum=1):
+def check_int(name: str, value: int, minimum: int = 1) -> int:
     """Return value if it is an int >= minimum, else raise ValueError in Keras's wording."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
@@ -61,13 +67,13 @@ def check_int(name, value, minimum=1):
     return int(value)
 
 
-def prepare_targets(y, num_outputs, num_samples, dtype, name="y"):
+def prepare_targets(y: ArrayLike, num_outputs: int, num_samples: int, dtype: DTypeLike, name: str = "y") -> np.ndarray:
     """Labels -> (N, num_outputs) float targets.
 
     Accepts one-hot rows (N, K), integer class labels (N,) for K > 1 outputs, and
     0-1 targets (N,) or (N, 1) for one output.
     """
-    y = as_float_array(y, name=name, dtype=None) if not hasattr(y, "dtype") else y
+    y = as_float_array(y, name=name, dtype=None) if not hasattr(y, "dtype") else cast(np.ndarray, y)
     if y.ndim == 0 or len(y) != num_samples:
         received = "a scalar" if y.ndim == 0 else f"{len(y)} labels"
         raise ValueError(f"Received {received} for {name}, expected one label per sample ({num_samples}).")
@@ -88,7 +94,7 @@ def prepare_targets(y, num_outputs, num_samples, dtype, name="y"):
     return xp.asarray(y, dtype=dtype)
 
 
-def _one_hot(labels, num_classes, name):
+def _one_hot(labels: np.ndarray, num_classes: int, name: str) -> np.ndarray:
     """Integer class labels (N,) -> one-hot (N, num_classes), refusing non-integers and labels out of range."""
     if np.any(labels != np.round(labels)):
         raise ValueError(f"Received non-integer class labels in {name}, expected integers in [0, {num_classes - 1}].")

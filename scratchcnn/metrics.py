@@ -14,7 +14,12 @@ The confusion matrix follows scikit-learn's convention: rows are true classes, c
 predicted classes. Scores whose denominator is zero are reported as 0.0 (scikit-learn's
 ``zero_division=0``).
 """
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 BINARY_THRESHOLD = 0.5
 _REPORT_HEADERS = ("precision", "recall", "f1-score", "support")
@@ -22,7 +27,7 @@ _REPORT_COLUMN_WIDTH = 9
 _LONGEST_SUMMARY_NAME = "weighted avg"
 
 
-def to_class_indices(y):
+def to_class_indices(y: ArrayLike) -> np.ndarray:
     """Reduce targets or predictions to integer class indices.
 
     Args:
@@ -49,7 +54,7 @@ def to_class_indices(y):
     return _column_to_indices(array.reshape(-1))
 
 
-def _column_to_indices(column):
+def _column_to_indices(column: np.ndarray) -> np.ndarray:
     """Apply the labels-or-threshold rule to a flat ``(N,)`` column."""
     if column.dtype.kind in "biu":
         if column.size and column.min() < 0:
@@ -69,7 +74,7 @@ def _column_to_indices(column):
     )
 
 
-def _paired_indices(y_true, y_pred):
+def _paired_indices(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Convert both inputs to class indices and check they describe the same non-empty batch."""
     true_shape, pred_shape = np.shape(y_true), np.shape(y_pred)
     true_indices, pred_indices = to_class_indices(y_true), to_class_indices(y_pred)
@@ -86,7 +91,7 @@ def _paired_indices(y_true, y_pred):
     return true_indices, pred_indices
 
 
-def accuracy(y_true, y_pred):
+def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Fraction of samples whose predicted class equals the true class.
 
     Args:
@@ -100,7 +105,7 @@ def accuracy(y_true, y_pred):
     return float(np.mean(true_indices == pred_indices))
 
 
-def _check_num_classes(num_classes):
+def _check_num_classes(num_classes: int) -> None:
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
         raise ValueError(
             "Received an invalid value for num_classes, expected a positive integer. "
@@ -108,7 +113,7 @@ def _check_num_classes(num_classes):
         )
 
 
-def _infer_num_classes(y_true, y_pred, true_indices, pred_indices):
+def _infer_num_classes(y_true: ArrayLike, y_pred: ArrayLike, true_indices: np.ndarray, pred_indices: np.ndarray) -> int:
     """Number of classes implied by the inputs: their widths and their largest index.
 
     A ``(N, K)`` input implies ``K`` classes even if some never occur; a ``(N, 1)`` input is
@@ -122,7 +127,7 @@ def _infer_num_classes(y_true, y_pred, true_indices, pred_indices):
     return num_classes
 
 
-def confusion_matrix(y_true, y_pred, num_classes=None):
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int | None = None) -> np.ndarray:
     """Count samples per (true class, predicted class) pair.
 
     Args:
@@ -148,7 +153,7 @@ def confusion_matrix(y_true, y_pred, num_classes=None):
     return counts.reshape(num_classes, num_classes).astype(np.int64)
 
 
-def _safe_divide(numerator, denominator):
+def _safe_divide(numerator: ArrayLike, denominator: ArrayLike) -> np.ndarray:
     """Element-wise division that yields 0.0 where the denominator is 0."""
     numerator = np.asarray(numerator, dtype=np.float64)
     denominator = np.asarray(denominator, dtype=np.float64)
@@ -156,7 +161,7 @@ def _safe_divide(numerator, denominator):
     return np.divide(numerator, denominator, out=out, where=denominator != 0)
 
 
-def _scores_from_confusion(matrix):
+def _scores_from_confusion(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-class precision, recall, F1 and support from a ``(K, K)`` confusion matrix."""
     true_positives = np.diag(matrix)  # (K,)
     predicted_counts = matrix.sum(axis=0)  # (K,) column sums: how often each class was predicted
@@ -168,7 +173,8 @@ def _scores_from_confusion(matrix):
     return precision, recall, f1, support.astype(np.int64)
 
 
-def precision_recall_fscore_support(y_true, y_pred, num_classes=None):
+def precision_recall_fscore_support(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int | None = None
+                                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-class precision, recall, F1 score and support.
 
     Precision_k = TP_k / (TP_k + FP_k), recall_k = TP_k / (TP_k + FN_k),
@@ -182,12 +188,13 @@ def precision_recall_fscore_support(y_true, y_pred, num_classes=None):
     return _scores_from_confusion(matrix)
 
 
-def _report_row(name, cells, name_width):
+def _report_row(name: str, cells: Sequence[str], name_width: int) -> str:
     """One report line: the name right-aligned, then each cell right-aligned in its column."""
     return name.rjust(name_width) + " " + "".join(" " + cell.rjust(_REPORT_COLUMN_WIDTH) for cell in cells)
 
 
-def _report_matrix_and_names(y_true, y_pred, class_names):
+def _report_matrix_and_names(y_true: ArrayLike, y_pred: ArrayLike, class_names: Sequence[object] | None
+                             ) -> tuple[np.ndarray, list[str]]:
     """The confusion matrix and the row names of a report; ``class_names`` fixes ``K`` when given."""
     if class_names is None:
         matrix = confusion_matrix(y_true, y_pred)
@@ -203,13 +210,13 @@ def _report_matrix_and_names(y_true, y_pred, class_names):
     return confusion_matrix(true_indices, pred_indices, num_classes=len(names)), names
 
 
-def _format_report(matrix, names, digits):
+def _format_report(matrix: np.ndarray, names: list[str], digits: int) -> str:
     """Lay out the scores of a ``(K, K)`` confusion matrix as scikit-learn's report does."""
     precision, recall, f1, support = _scores_from_confusion(matrix)
     total = int(support.sum())
     name_width = max(max(len(name) for name in names), len(_LONGEST_SUMMARY_NAME), digits)
 
-    def cells(*scores):
+    def cells(*scores: float) -> list[str]:
         return [f"{score:.{digits}f}" for score in scores]
 
     lines = [_report_row("", _REPORT_HEADERS, name_width), ""]
@@ -225,7 +232,8 @@ def _format_report(matrix, names, digits):
     return "\n".join(lines) + "\n"
 
 
-def classification_report(y_true, y_pred, class_names=None, digits=2):
+def classification_report(y_true: ArrayLike, y_pred: ArrayLike, class_names: Sequence[object] | None = None,
+                          digits: int = 2) -> str:
     """A text table of per-class precision, recall, F1 and support, in scikit-learn's layout.
 
     Args:
@@ -244,7 +252,7 @@ def classification_report(y_true, y_pred, class_names=None, digits=2):
     return _format_report(matrix, names, digits)
 
 
-def count_correct(y_true, y_pred):
+def count_correct(y_true: np.ndarray, y_pred: np.ndarray) -> int:
     """Correct predictions in a batch whose targets are already (N, K) like y_pred: the training loop's fast path.
 
     K > 1: arg-max agreement; K == 1: both sides thresholded at 0.5.
@@ -259,23 +267,23 @@ class Metric:
     """A figure reported during training and evaluation: `total(y_true, y_pred)` sums it over a batch's rows
     (targets already (N, K) like the outputs), so an epoch's value is the exact mean over its samples."""
 
-    def __init__(self, name, total):
+    def __init__(self, name: str, total: Callable[[np.ndarray, np.ndarray], float]) -> None:
         self.name, self.total = name, total
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Metric({self.name!r})"
 
 
 class TopKAccuracy(Metric):
     """Whether the true class is among the k most probable ones: `TopKAccuracy(k=5)`, reported as 'top_5_accuracy'."""
 
-    def __init__(self, k=5):
+    def __init__(self, k: int = 5) -> None:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"Received an invalid value for k, expected a positive integer. Received: k={k!r}")
         self.k = int(k)
         super().__init__(f"top_{self.k}_accuracy", self._total)
 
-    def _total(self, y_true, y_pred):
+    def _total(self, y_true: np.ndarray, y_pred: np.ndarray) -> int:
         if y_pred.shape[1] < 2:
             raise ValueError(f"{self.name} needs (N, K) class probabilities with K > 1, received outputs of shape "
                              f"{tuple(y_pred.shape)}.")
@@ -284,15 +292,15 @@ class TopKAccuracy(Metric):
         return int((higher < self.k).sum())
 
 
-def _absolute_error(y_true, y_pred):
+def _absolute_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.abs(y_pred - y_true).reshape(len(y_pred), -1).mean(axis=1).sum())
 
 
-def _squared_error(y_true, y_pred):
+def _squared_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(((y_pred - y_true) ** 2).reshape(len(y_pred), -1).mean(axis=1).sum())
 
 
-_NAMED = {
+_NAMED: dict[str, Callable[[], Metric]] = {
     "accuracy": lambda: Metric("accuracy", count_correct),
     "acc": lambda: Metric("accuracy", count_correct),
     "mae": lambda: Metric("mae", _absolute_error),
@@ -304,7 +312,7 @@ _NAMED = {
 }
 
 
-def get(metric):
+def get(metric: str | Metric | Callable[[np.ndarray, np.ndarray], float]) -> Metric:
     """A Metric from a name ('accuracy', 'mae', 'mse', 'top_k_accuracy'), a Metric, or a function
     fn(y_true, y_pred) -> the batch's mean (reported under the function's name)."""
     if isinstance(metric, Metric):

@@ -11,8 +11,12 @@ thread; layers that mix samples, as BatchNorm does, sum their statistics across 
 The thread count follows the BLAS library's (so OPENBLAS_NUM_THREADS=1 means one
 core for scratchcnn too); `set_num_threads(n)` overrides it.
 """
+from __future__ import annotations
+
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, TypeVar
 
 from threadpoolctl import ThreadpoolController
 
@@ -20,23 +24,28 @@ from . import inputs
 from .backend import xp
 from .inputs import check_int
 
+if TYPE_CHECKING:
+    import numpy as np
+
+_T = TypeVar("_T")
+
 MIN_SHARD_SAMPLES = 16      # fewer samples per thread than this: the hand-off costs more than it saves
 MIN_SHARD_VALUES = 1 << 12  # ... or fewer input values per thread than this (tiny dense nets)
 
 _lock = threading.Lock()
-_controller = None
-_num_threads = None
-_pool = None
+_controller: ThreadpoolController | None = None
+_num_threads: int | None = None
+_pool: ThreadPoolExecutor | None = None
 
 
-def _blas():
+def _blas() -> ThreadpoolController:
     global _controller
     if _controller is None:
         _controller = ThreadpoolController()
     return _controller
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """Threads scratchcnn spreads inference over: set_num_threads's value, else the BLAS library's thread count."""
     if _num_threads is not None:
         return _num_threads
@@ -44,13 +53,13 @@ def get_num_threads():
     return max(1, min(counts)) if counts else 1
 
 
-def set_num_threads(num_threads):
+def set_num_threads(num_threads: int | None) -> None:
     """Use `num_threads` threads (1 = everything on the calling thread); None goes back to the default."""
     global _num_threads
     _num_threads = None if num_threads is None else check_int("num_threads", num_threads)
 
 
-def shard_bounds(num_samples, sample_values, num_threads=None):
+def shard_bounds(num_samples: int, sample_values: int, num_threads: int | None = None) -> list[tuple[int, int]]:
     """[(start, stop), ...]: num_samples split into up to num_threads nearly equal contiguous shards.
 
     One shard when the work is too small to be worth a thread: each shard keeps at least
@@ -64,7 +73,7 @@ def shard_bounds(num_samples, sample_values, num_threads=None):
     return list(zip(edges[:-1], edges[1:]))
 
 
-def map_shards(fn, bounds):
+def map_shards(fn: Callable[[int, int, int], _T], bounds: Sequence[tuple[int, int]]) -> list[_T]:
     """[fn(shard, start, stop) for each shard], the first on this thread and the others on worker threads.
 
     While shards run concurrently, BLAS is held to one thread so the cores are not oversubscribed.
@@ -81,7 +90,7 @@ def map_shards(fn, bounds):
         return [first] + [future.result() for future in futures]
 
 
-def all_finite(x):
+def all_finite(x: np.ndarray) -> bool:
     """Whether the float array x (N, ...) holds no NaN and no inf: inputs.all_finite on its rows, split
     across the threads as a batch would be (train checks its whole X before the first step)."""
     bounds = shard_bounds(len(x), x[0].size if len(x) else 0)
@@ -90,7 +99,7 @@ def all_finite(x):
     return all(map_shards(lambda shard, start, stop: inputs.all_finite(x[start:stop]), bounds))
 
 
-def _worker_pool(workers):
+def _worker_pool(workers: int) -> ThreadPoolExecutor:
     global _pool
     with _lock:
         if _pool is None or _pool._max_workers < workers:

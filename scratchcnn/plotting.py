@@ -5,21 +5,34 @@ Figures are built with ``matplotlib.figure.Figure`` on an Agg canvas, so no pypl
 touched and no display is needed. Every function returns the ``Figure``; with ``path=...`` it also
 writes a PNG there atomically (a temporary file in the same folder, then ``os.replace``).
 """
+from __future__ import annotations
+
 import math
 import os
 import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from scratchcnn.explain import grad_cam_map, saliency_map
 from scratchcnn.metrics import confusion_matrix, to_class_indices
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from scratchcnn.callbacks import History
+    from scratchcnn.layers import ConvLayer
+    from scratchcnn.network import Network
 
 _HISTORY_PANELS = (("loss", "Loss"), ("accuracy", "Accuracy"))
 
 
 # ---------------------------------------------------------------- figure and file helpers
 
-def _new_figure(width, height):
+def _new_figure(width: float, height: float) -> Figure:
     """An empty ``Figure`` of ``width`` x ``height`` inches attached to a non-interactive Agg canvas."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -34,7 +47,7 @@ def _new_figure(width, height):
     return figure
 
 
-def _save_png(figure, path):
+def _save_png(figure: Figure, path: str | os.PathLike[str] | None) -> None:
     """Write ``figure`` as a PNG at ``path`` so that readers never see a half-written file."""
     if path is None:
         return
@@ -53,12 +66,12 @@ def _save_png(figure, path):
         raise
 
 
-def _check_positive_int(value, name):
+def _check_positive_int(value: int, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"Received an invalid value for {name}, expected a positive integer. Received: {name}={value!r}")
 
 
-def _grid(figure, count, ncols):
+def _grid(figure: Figure, count: int, ncols: int) -> np.ndarray:
     """``count`` axes laid out ``ncols`` per row, ticks hidden; spare cells of the last row are removed."""
     nrows = math.ceil(count / ncols)
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
@@ -70,7 +83,7 @@ def _grid(figure, count, ncols):
     return axes[:count]
 
 
-def _min_max_scale(array):
+def _min_max_scale(array: np.ndarray) -> np.ndarray:
     """Scale to ``[0, 1]``; a constant array becomes all zeros."""
     low, high = float(array.min()), float(array.max())
     return (array - low) / (high - low) if high > low else np.zeros_like(array, dtype=float)
@@ -78,7 +91,8 @@ def _min_max_scale(array):
 
 # ---------------------------------------------------------------- training history
 
-def _history_dict(history):
+def _history_dict(history: History | Mapping[str, Sequence[float]]
+                  ) -> tuple[Mapping[str, Sequence[float]], Sequence[int] | None]:
     """The ``{name: values}`` dict and the epoch list (or None) of a History object or a plain dict."""
     if isinstance(history, dict):
         return history, None
@@ -91,7 +105,7 @@ def _history_dict(history):
     return values, getattr(history, "epoch", None)
 
 
-def _epoch_axis(epochs, length):
+def _epoch_axis(epochs: Sequence[int] | None, length: int) -> np.ndarray:
     """1-based epoch numbers for a series of ``length`` values.
 
     ``epochs`` holds 0-based indices (as Keras's ``History.epoch`` does, e.g. after resuming at
@@ -102,7 +116,8 @@ def _epoch_axis(epochs, length):
     return np.arange(1, length + 1)
 
 
-def plot_history(history, path=None):
+def plot_history(history: History | Mapping[str, Sequence[float]], path: str | os.PathLike[str] | None = None
+                 ) -> Figure:
     """Loss and accuracy per epoch, train and validation, in side-by-side panels.
 
     Args:
@@ -138,7 +153,7 @@ def plot_history(history, path=None):
     return figure
 
 
-def _history_series(values, name):
+def _history_series(values: Sequence[float], name: str) -> np.ndarray:
     """One history entry as a float ``(epochs,)`` array."""
     try:
         series = np.asarray(values, dtype=float)
@@ -154,7 +169,8 @@ def _history_series(values, name):
 
 # ---------------------------------------------------------------- confusion matrix
 
-def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=False, path=None):
+def plot_confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, class_names: Sequence[object] | None = None,
+                          normalize: bool = False, path: str | os.PathLike[str] | None = None) -> Figure:
     """Heat map of the confusion matrix (rows true, columns predicted) with each cell annotated.
 
     Args:
@@ -191,7 +207,7 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=False, pat
     return figure
 
 
-def _annotate_cells(ax, values, number_format, dark_above):
+def _annotate_cells(ax: Axes, values: np.ndarray, number_format: str, dark_above: float) -> None:
     """Write each cell's value on it, white on cells darker than the middle of the colour scale."""
     fontsize = max(5, 12 - len(values) // 3)
     for (row, column), value in np.ndenumerate(values):
@@ -201,7 +217,8 @@ def _annotate_cells(ax, values, number_format, dark_above):
 
 # ---------------------------------------------------------------- filters
 
-def plot_filters(conv_layer, path=None, channels=None):
+def plot_filters(conv_layer: ConvLayer, path: str | os.PathLike[str] | None = None,
+                 channels: Literal["all", "mean"] | int | None = None) -> Figure:
     """A convolution layer's kernels, ``conv_layer.weight.value`` ``(num_filters, depth, kh, kw)``.
 
     Args:
@@ -240,12 +257,12 @@ def plot_filters(conv_layer, path=None, channels=None):
     return figure
 
 
-def _filter_channels(channels, depth):
+def _filter_channels(channels: str | int | None, depth: int) -> Literal["rgb", "all", "mean"] | int:
     """'rgb', 'all', 'mean' or a channel index, from plot_filters' ``channels`` argument."""
     if channels is None:
         return "rgb" if depth == 3 else 0 if depth == 1 else "all"
     if channels in ("all", "mean"):
-        return channels
+        return channels  # type: ignore[return-value]  # 'all' or 'mean'
     if isinstance(channels, (int, np.integer)) and not isinstance(channels, bool) and 0 <= channels < depth:
         return int(channels)
     raise ValueError(
@@ -254,7 +271,7 @@ def _filter_channels(channels, depth):
     )
 
 
-def _plot_all_filter_channels(weights):
+def _plot_all_filter_channels(weights: np.ndarray) -> Figure:
     """One image: filter f's channel d at row f, column d, each filter min-max scaled over its channels."""
     num_filters, depth, kh, kw = weights.shape
     # A one-pixel gap (NaN, drawn blank) between kernels.
@@ -278,7 +295,7 @@ def _plot_all_filter_channels(weights):
     return figure
 
 
-def _conv_weights(conv_layer):
+def _conv_weights(conv_layer: object) -> np.ndarray:
     weight = getattr(conv_layer, "weight", None)
     value = getattr(weight, "value", None)
     if value is None or np.ndim(value) != 4 or 0 in np.shape(value):
@@ -293,7 +310,7 @@ def _conv_weights(conv_layer):
 
 # ---------------------------------------------------------------- feature maps
 
-def _collect_feature_maps(network, sample, max_maps):
+def _collect_feature_maps(network: Network, sample: ArrayLike, max_maps: int) -> list[tuple[str, np.ndarray]]:
     """Run one sample through ``network.layers``; return (layer label, maps ``(<=max_maps, H, W)``) for 4-D outputs."""
     layers = getattr(network, "layers", None)
     if not layers:
@@ -318,7 +335,8 @@ def _collect_feature_maps(network, sample, max_maps):
     return rows
 
 
-def plot_feature_maps(network, sample, path=None, max_maps=8):
+def plot_feature_maps(network: Network, sample: ArrayLike, path: str | os.PathLike[str] | None = None,
+                      max_maps: int = 8) -> Figure:
     """The channel maps each layer produces for one input, one row per layer with a 4-D output.
 
     Args:
@@ -357,7 +375,7 @@ def plot_feature_maps(network, sample, path=None, max_maps=8):
 
 # ---------------------------------------------------------------- image samples
 
-def _display_images(images):
+def _display_images(images: ArrayLike) -> np.ndarray:
     """Images ready for ``imshow``: ``(N, H, W)`` grey or ``(N, H, W, 3)`` RGB, values in ``[0, 1]``.
 
     Images already within ``[0, 1]`` are shown as they are; any other range is min-max scaled per image.
@@ -375,7 +393,8 @@ def _display_images(images):
     return images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
 
 
-def _sample_titles(labels, predictions, class_names, count):
+def _sample_titles(labels: ArrayLike, predictions: ArrayLike | None, class_names: Sequence[object] | None, count: int
+                   ) -> list[tuple[str, str]]:
     """(title, colour) per image: ``label`` in black, or ``true label / pred prediction`` in green or red."""
     true_indices = _indices_for(labels, "labels", count)
     pred_indices = None if predictions is None else _indices_for(predictions, "predictions", count)
@@ -390,13 +409,13 @@ def _sample_titles(labels, predictions, class_names, count):
     return [(_true_pred_title(name(t), name(p)), "green" if t == p else "red") for t, p in zip(true_indices, pred_indices)]
 
 
-def _true_pred_title(true_name, pred_name):
+def _true_pred_title(true_name: str, pred_name: str) -> str:
     """'true 9 / pred 7', on two lines when the names are long."""
     title = f"true {true_name} / pred {pred_name}"
     return title if len(title) <= 20 else f"true {true_name}\npred {pred_name}"
 
 
-def _indices_for(values, name, count):
+def _indices_for(values: ArrayLike, name: str, count: int) -> np.ndarray:
     indices = to_class_indices(values)
     if len(indices) != count:
         raise ValueError(
@@ -406,7 +425,9 @@ def _indices_for(values, name, count):
     return indices
 
 
-def plot_samples(images, labels, predictions=None, class_names=None, ncols=8, max_images=32, path=None):
+def plot_samples(images: ArrayLike, labels: ArrayLike, predictions: ArrayLike | None = None,
+                 class_names: Sequence[object] | None = None, ncols: int = 8, max_images: int = 32,
+                 path: str | os.PathLike[str] | None = None) -> Figure:
     """A grid of images titled with their label, or ``true 9 / pred 7`` (green right, red wrong).
 
     Args:
@@ -437,7 +458,7 @@ def plot_samples(images, labels, predictions=None, class_names=None, ncols=8, ma
 
 # ---------------------------------------------------------------- saliency and Grad-CAM
 
-def _explained_class(network, x, class_index):
+def _explained_class(network: Network, x: ArrayLike, class_index: int | None) -> tuple[int, str]:
     """(class index, its label) that saliency_map / grad_cam_map explain for one sample x (C, H, W)."""
     if class_index is None:
         outputs = network.predict(np.asarray(x)[np.newaxis])  # (1, K)
@@ -451,7 +472,7 @@ def _explained_class(network, x, class_index):
     return class_index, f"class {name} ({kind})"
 
 
-def _show_input(ax, x):
+def _show_input(ax: Axes, x: ArrayLike) -> np.ndarray:
     image = _display_images(np.asarray(x)[np.newaxis])[0]  # (H, W) or (H, W, 3) in [0, 1]
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
@@ -459,7 +480,8 @@ def _show_input(ax, x):
     return image
 
 
-def plot_saliency(network, x, class_index=None, path=None):
+def plot_saliency(network: Network, x: ArrayLike, class_index: int | None = None,
+                  path: str | os.PathLike[str] | None = None) -> Figure:
     """The input beside its saliency map, |d score / d input| (``explain.saliency_map``), for one sample.
 
     Args:
@@ -487,7 +509,8 @@ def plot_saliency(network, x, class_index=None, path=None):
     return figure
 
 
-def plot_grad_cam(network, x, layer_index=None, class_index=None, path=None):
+def plot_grad_cam(network: Network, x: ArrayLike, layer_index: int | None = None, class_index: int | None = None,
+                  path: str | os.PathLike[str] | None = None) -> Figure:
     """The input beside its Grad-CAM heat map overlaid on it (``explain.grad_cam_map``), for one sample.
 
     Args:

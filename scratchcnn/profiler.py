@@ -11,17 +11,32 @@ sigmoid output with its cross-entropy takes the fused gradient (p - y) / N. The
 optimiser step, the loss and the metrics are not timed. The weights are never
 changed; parameter gradients and buffers (e.g. running statistics) are restored.
 """
+from __future__ import annotations
+
 import statistics
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import losses, network_data
 from .engine import Passes, Plan
 from .inputs import check_int, prepare_targets
 from .layers.regularization import Dropout
 
+if TYPE_CHECKING:
+    from .layers import Layer, Parameter
+    from .network import Network
 
-def profile(network, X, y=None, loss_fn=None, repeats=3, print_fn=print):
+    # per layer: (output shape with the batch axis, forward seconds, backward seconds)
+    _StepTimes = list[tuple[tuple[int, ...], float, float]]
+    _Snapshot = tuple[list[tuple[Parameter, np.ndarray, np.ndarray]], list[tuple[Layer, dict[str, np.ndarray]]]]
+
+
+def profile(network: Network, X: ArrayLike, y: ArrayLike | None = None,
+            loss_fn: str | Callable[[np.ndarray, np.ndarray], float] | None = None,
+            repeats: int = 3, print_fn: Callable[[str], object] | None = print) -> list[dict[str, Any]]:
     """Time each layer of `network` on the batch X (N, *input_shape); print a table and return its rows.
 
     y and loss_fn (a scratchcnn loss, e.g. `losses.categorical_crossentropy`) give the top
@@ -50,7 +65,8 @@ def profile(network, X, y=None, loss_fn=None, repeats=3, print_fn=print):
     return rows
 
 
-def _top_gradient(network, X, y, loss_fn):
+def _top_gradient(network: Network, X: np.ndarray, y: ArrayLike | None,
+                  loss_fn: str | Callable[[np.ndarray, np.ndarray], float] | None) -> tuple[np.ndarray, bool]:
     """-> (gradient at the top, whether it is the fused gradient with respect to the last layer's logits)."""
     output_shape = (len(X), *network.output_shapes(X.shape[1:])[-1][1])
     if (y is None) != (loss_fn is None):
@@ -68,7 +84,7 @@ def _top_gradient(network, X, y, loss_fn):
     return derivative(y, out), False
 
 
-def _time_step(network, passes, X, top_gradient):
+def _time_step(network: Network, passes: Passes, X: np.ndarray, top_gradient: tuple[np.ndarray, bool]) -> _StepTimes:
     """One forward and backward pass -> list of (output shape, forward s, backward s) per layer."""
     gradient, fused = top_gradient
     timings = [[0.0, 0.0] for _ in network.layers]
@@ -78,7 +94,7 @@ def _time_step(network, passes, X, top_gradient):
     return [(shape, forward_s, backward_s) for shape, (forward_s, backward_s) in zip(shapes, timings)]
 
 
-def _rows(network, timings):
+def _rows(network: Network, timings: list[_StepTimes]) -> list[dict[str, Any]]:
     """Median over the repeats of each layer's times, in ms, and its share of the whole step."""
     rows = []
     for index, layer in enumerate(network.layers):
@@ -92,7 +108,7 @@ def _rows(network, timings):
     return rows
 
 
-def format_table(rows, batch_size, repeats):
+def format_table(rows: Sequence[Mapping[str, Any]], batch_size: int, repeats: int) -> str:
     """The profile as text: Layer | Output shape | Forward ms | Backward ms | Share %, then the totals."""
     header = ("Layer", "Output shape", "Forward ms", "Backward ms", "Share of step %")
     cells = [(f"{row['index']} {row['layer']}", str(row["output_shape"]), f"{row['forward_ms']:.3f}",
@@ -109,18 +125,18 @@ def format_table(rows, batch_size, repeats):
     return "\n".join(lines)
 
 
-def _row(cells, widths):
+def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
     return "".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
 
 
-def _snapshot(network):
+def _snapshot(network: Network) -> _Snapshot:
     """Copies of every parameter's value and grad and every buffer, so the profile leaves no trace."""
     params = [(param, param.value.copy(), param.grad.copy()) for param in network.parameters()]
     buffers = [(layer, {name: value.copy() for name, value in layer.buffers().items()}) for layer in network.layers]
     return params, buffers
 
 
-def _restore(network, saved):
+def _restore(network: Network, saved: _Snapshot) -> None:
     params, buffers = saved
     for param, value, grad in params:
         param.value, param.grad = value, grad

@@ -31,6 +31,8 @@ save_weights and load_weights write and read a weights file: the arrays alone (w
 as above) with a manifest.json naming the layers' classes and the arrays' shapes, read with
 the same checks, into a network built by code.
 """
+from __future__ import annotations
+
 import io
 import json
 import math
@@ -38,12 +40,17 @@ import os
 import zipfile
 import zlib
 from collections import Counter
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import __version__, optimizers
 from .backend import xp
 from .layers import LAYER_CLASSES, Parameter
+
+if TYPE_CHECKING:
+    from .layers import Layer
+    from .network import Network
 
 FORMAT_NAME = "scratchcnn.model"
 FORMAT_VERSION = 1
@@ -77,7 +84,8 @@ class ModelFileError(ValueError):
 # -- writing ----------------------------------------------------------------------
 def _npz_bytes(arrays):
     buffer = io.BytesIO()
-    np.savez(buffer, **{key: np.asarray(value) for key, value in arrays.items()})
+    # mypy matches the keys against savez's allow_pickle: bool too; they are '<layer index>.<name>'
+    np.savez(buffer, **{key: np.asarray(value) for key, value in arrays.items()})  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
@@ -93,7 +101,7 @@ def _network_arrays(network):
     return arrays
 
 
-def network_config(network):
+def network_config(network: Network) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The JSON-serialisable description of a network, without its arrays."""
     weights = _network_arrays(network)
     config = {
@@ -118,7 +126,7 @@ def _refuse_non_finite(arrays, what, filepath):
                              "which load_model would refuse); any existing file was left as it was.")
 
 
-def save_network(network, filepath):
+def save_network(network: Network, filepath: str | os.PathLike[str]) -> None:
     """Write `network` to filepath atomically: a temporary file in the same folder, then a rename.
 
     A crash or Ctrl-C at any moment leaves either the old file or the new one, never a
@@ -294,7 +302,8 @@ def _check_custom_layers(custom_layers):
     return dict(custom_layers)
 
 
-def layers_from_config(layer_configs, custom_layers=None):
+def layers_from_config(layer_configs: list[dict[str, Any]], custom_layers: dict[str, type[Layer]] | None = None
+                       ) -> list[Layer]:
     """Layers from a list like config.json's 'layers': [{"class_name": "ConvLayer", "config": {...}}, ...].
 
     Each layer is built by its class's from_config; an unknown class or an invalid config raises
@@ -309,7 +318,7 @@ def layers_from_config(layer_configs, custom_layers=None):
 def _build_layers(layer_configs, weight_specs, custom_layers):
     """The layers; with weight_specs (a model file's), each built-in layer's config must imply its declared weights
     (the user's own classes are trusted; their arrays are checked once built)."""
-    declared = Counter()
+    declared: Counter[str] = Counter()
     for spec in weight_specs or []:
         declared[spec["key"].split(".", 1)[0]] += math.prod(spec["shape"])
     layers = []
@@ -468,7 +477,7 @@ def _load(filepath, custom_layers):
     return network
 
 
-def load_network(filepath, custom_layers=None):
+def load_network(filepath: str | os.PathLike[str], custom_layers: dict[str, type[Layer]] | None = None) -> Network:
     """A new Network from a model file; ModelFileError for anything but a valid scratchcnn model.
 
     custom_layers: {class name: Layer subclass} for the layers of your own the file names (Keras's custom_objects).
@@ -487,7 +496,7 @@ def load_network(filepath, custom_layers=None):
         raise ModelFileError(f"{filepath!r} is damaged and cannot be read: {type(error).__name__}: {error}") from None
 
 
-def load_model(filepath, custom_layers=None):
+def load_model(filepath: str | os.PathLike[str], custom_layers: dict[str, type[Layer]] | None = None) -> Network:
     """Load a model file written by Network.save_model and return a new Network (on the fast engine).
 
     A model with layers of your own needs their classes: `load_model(path, custom_layers={"Scale": Scale})`.
@@ -503,7 +512,7 @@ WEIGHTS_FORMAT_NAME = "scratchcnn.weights"
 WEIGHTS_MEMBERS = ("manifest.json", "weights.npz")
 
 
-def save_weights(network, filepath):
+def save_weights(network: Network, filepath: str | os.PathLike[str]) -> None:
     """Write the network's parameters and buffers to filepath atomically (a temporary file, then a rename).
 
     A network without layers, or holding NaN or inf, is refused with ValueError before anything is written.
@@ -518,7 +527,7 @@ def save_weights(network, filepath):
     _write_zip_atomically(filepath, {"manifest.json": json.dumps(manifest, indent=1), "weights.npz": _npz_bytes(weights)})
 
 
-def load_weights(network, filepath):
+def load_weights(network: Network, filepath: str | os.PathLike[str]) -> Network:
     """Copy the arrays of a weights file (or of a model file) into `network`; returns the network.
 
     As PyTorch's load_state_dict (strict), the file must describe exactly the network's layers and arrays:

@@ -2,7 +2,10 @@
 
 build(name, input_shape, num_classes) makes one by name for a data set's shape (the command line's --net).
 """
+from __future__ import annotations
+
 import inspect
+from collections.abc import Callable, Sequence
 
 from .layers import (Activation, BatchNorm, ConvLayer, Dense, Dropout, Flatten, GlobalAveragePooling, MultiClassDense,
                      PoolingLayer)
@@ -10,28 +13,28 @@ from .inputs import check_int
 from .network import Network
 
 
-def xor_net():
+def xor_net() -> Network:
     """The report's 3-bit XOR net: (3,) -> Dense 4 tanh -> Dense 3 tanh -> Dense 1 sigmoid."""
     return Network([Dense(3, 4, activation="tanh"), Dense(4, 3, activation="tanh"), Dense(3, 1, activation="sigmoid")])
 
 
-def four_bit_net():
+def four_bit_net() -> Network:
     """The report's 4-bit 3-class net: (4,) -> Dense 4 relu -> Dense 3 relu -> softmax 3."""
     return Network([Dense(4, 4), Dense(4, 3), MultiClassDense(3, 3)])
 
 
-def report_mnist_net():
+def report_mnist_net() -> Network:
     """Listing 10: (1, 28, 28) -> Conv 6x6x16 (16, 23, 23) -> MaxPool (16, 11, 11) -> 1936 -> 160 -> softmax 10."""
     return Network([ConvLayer(6, 1, 16), PoolingLayer(), Flatten(), Dense(1936, 160), MultiClassDense(160, 10)])
 
 
-def report_complex_net():
+def report_complex_net() -> Network:
     """Listing 9: Conv 4x4x16 -> Conv 6x6x32 -> Pool -> Conv 8x8x64 -> 576 -> 320 -> 128 -> softmax 10."""
     return Network([ConvLayer(4, 1, 16), ConvLayer(6, 16, 32), PoolingLayer(), ConvLayer(8, 32, 64), Flatten(),
                     Dense(576, 320), Dense(320, 128), MultiClassDense(128, 10)])
 
 
-def report_catsdogs_net():
+def report_catsdogs_net() -> Network:
     """Listing 13 on (3, 50, 50): Conv 10x10x16 stride 2 (16, 21, 21) -> Pool (16, 10, 10) -> 1600 -> 160 -> sigmoid 1.
 
     The report's text gives the convolution and the 1600 features; the 160-unit
@@ -41,7 +44,7 @@ def report_catsdogs_net():
                     Dense(160, 1, activation="sigmoid")])
 
 
-def mnist_convnet(num_classes=10, depth=1, size=28, dropout=0.0):
+def mnist_convnet(num_classes: int = 10, depth: int = 1, size: int = 28, dropout: float = 0.0) -> Network:
     """Keras's MNIST convnet, channels-first: Conv 3x3 32 pad 1 -> Pool -> Conv 3x3 64 pad 1 -> Pool -> 128 -> softmax.
 
     With dropout > 0, Dropout(dropout) comes before and after the 128-unit layer.
@@ -54,14 +57,14 @@ def mnist_convnet(num_classes=10, depth=1, size=28, dropout=0.0):
                     *head])
 
 
-def _classifier_head(features, num_classes):
+def _classifier_head(features: int, num_classes: int) -> Dense | MultiClassDense:
     """sigmoid 1 for two classes (binary cross-entropy), softmax num_classes for more."""
     if check_int("num_classes", num_classes, minimum=2) == 2:
         return Dense(features, 1, activation="sigmoid")
     return MultiClassDense(features, num_classes)
 
 
-def small_photo_convnet(depth=3, size=64, num_classes=2):
+def small_photo_convnet(depth: int = 3, size: int = 64, num_classes: int = 2) -> Network:
     """A deeper net for photos: three Conv 3x3 + Pool stages (32, 64, 128 filters) -> 128 -> sigmoid 1
     (two classes) or softmax num_classes."""
     features = 128 * (size // 8) ** 2
@@ -70,7 +73,8 @@ def small_photo_convnet(depth=3, size=64, num_classes=2):
                     _classifier_head(128, num_classes)])
 
 
-def batchnorm_photo_convnet(depth=3, widths=(32, 64, 128, 256), dropout=0.3, num_classes=2):
+def batchnorm_photo_convnet(depth: int = 3, widths: Sequence[int] = (32, 64, 128, 256), dropout: float = 0.3,
+                            num_classes: int = 2) -> Network:
     """Conv 3x3 -> BatchNorm -> ReLU stages of `widths` filters, a 2x2 max-pool between stages, then global
     average pooling -> Dropout -> sigmoid 1: (depth, H, W) -> (1,), for photos of any size; with
     num_classes > 2, softmax num_classes: (depth, H, W) -> (num_classes,).
@@ -90,12 +94,12 @@ def batchnorm_photo_convnet(depth=3, widths=(32, 64, 128, 256), dropout=0.3, num
 
 
 # -- building a zoo network by name, for data of a given shape ---------------------------
-NETWORKS = {function.__name__: function for function in (
+NETWORKS: dict[str, Callable[..., Network]] = {function.__name__: function for function in (
     xor_net, four_bit_net, report_mnist_net, report_complex_net, report_catsdogs_net, mnist_convnet,
     small_photo_convnet, batchnorm_photo_convnet)}
 
 
-def build(name, input_shape, num_classes):
+def build(name: str, input_shape: Sequence[int], num_classes: int) -> Network:
     """The zoo network `name` for samples of input_shape (C, H, W) in num_classes classes.
 
     The function gets depth=C, size=H and num_classes where it takes them (size only for square
@@ -113,12 +117,12 @@ def build(name, input_shape, num_classes):
     return network
 
 
-def suitable(input_shape, num_classes):
+def suitable(input_shape: Sequence[int], num_classes: int) -> list[str]:
     """The names of the zoo networks that build() can make for input_shape (C, H, W) and num_classes."""
     return [name for name in sorted(NETWORKS) if _try_build(name, tuple(input_shape), num_classes) is not None]
 
 
-def _try_build(name, input_shape, num_classes):
+def _try_build(name: str, input_shape: tuple[int, ...], num_classes: int) -> Network | None:
     """NETWORKS[name] given the data's arguments it takes, or None if it does not take input_shape or fit the classes."""
     function = NETWORKS[name]
     parameters = inspect.signature(function).parameters

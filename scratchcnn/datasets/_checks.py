@@ -1,8 +1,10 @@
 """Argument checks shared by the dataset loaders; each error says what was received."""
+from __future__ import annotations
+
 import numbers
 
 
-def check_positive_int(value, name):
+def check_positive_int(value: int, name: str) -> int:
     """Return ``value`` as an int, or raise ValueError if it is not a positive integer."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(
@@ -12,7 +14,7 @@ def check_positive_int(value, name):
     return int(value)
 
 
-def check_seed(seed):
+def check_seed(seed: int | None) -> int | None:
     """Return ``seed`` if it can seed ``numpy.random.default_rng`` reproducibly (int >= 0 or None)."""
     if seed is None:
         return None

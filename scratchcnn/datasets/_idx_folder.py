@@ -1,5 +1,10 @@
 """Finding and checking the four IDX files of an MNIST-style folder."""
+from __future__ import annotations
+
+import os
 from pathlib import Path
+
+import numpy as np
 
 # Standard file names, shared by MNIST and Fashion-MNIST.
 TRAIN_IMAGES = "train-images-idx3-ubyte"
@@ -8,7 +13,7 @@ TEST_IMAGES = "t10k-images-idx3-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 
 
-def find_idx_file(folder, name, hint=""):
+def find_idx_file(folder: str | os.PathLike[str], name: str, hint: str = "") -> Path:
     """Return the path of ``name`` in ``folder``, gzipped (``name.gz``) or not (``name``)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -21,7 +26,8 @@ def find_idx_file(folder, name, hint=""):
     )
 
 
-def check_image_label_pair(images, labels, images_path, labels_path):
+def check_image_label_pair(images: np.ndarray, labels: np.ndarray, images_path: str | os.PathLike[str],
+                           labels_path: str | os.PathLike[str]) -> None:
     """Raise ValueError unless images (N, H, W) and labels (N,) are uint8 and agree on N."""
     if images.ndim != 3 or images.dtype != "uint8":
         raise ValueError(

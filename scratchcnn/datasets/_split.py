@@ -1,11 +1,15 @@
 """Stratified, seeded train/test/val splitting shared by the dataset loaders."""
+from __future__ import annotations
+
 import math
 import numbers
+
+from collections.abc import Sequence
 
 import numpy as np
 
 
-def check_split(split):
+def check_split(split: Sequence[float]) -> tuple[float, ...]:
     """Return ``split`` as three floats, or raise if they are not fractions summing to 1."""
     valid = (
         isinstance(split, (tuple, list))
@@ -22,7 +26,7 @@ def check_split(split):
     return tuple(float(f) for f in split)
 
 
-def split_counts(num_items, split):
+def split_counts(num_items: int, split: Sequence[float]) -> list[int]:
     """Split ``num_items`` into three whole counts proportional to ``split``.
 
     Uses the largest-remainder rule so the counts always add up to ``num_items``:
@@ -38,7 +42,7 @@ def split_counts(num_items, split):
     return counts
 
 
-def stratified_split(labels, split, rng):
+def stratified_split(labels: np.ndarray, split: Sequence[float], rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """Split item indices into (train, test, val) index arrays, stratified per class.
 
     Each class is shuffled and cut by ``split_counts``; each part is then shuffled

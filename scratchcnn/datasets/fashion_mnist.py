@@ -3,7 +3,12 @@
 Not shipped with scratchcnn: ``apt-get install -y dataset-fashion-mnist`` puts the four
 IDX files in ``/usr/share/datasets/fashion-mnist/``.
 """
+from __future__ import annotations
+
+import os
 from pathlib import Path
+
+import numpy as np
 
 from .idx import read_idx
 from ._idx_folder import (
@@ -36,7 +41,8 @@ CLASS_NAMES = (
 )
 
 
-def load_data(path=DEFAULT_PATH):
+def load_data(path: str | os.PathLike[str] = DEFAULT_PATH
+              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load Fashion-MNIST as ``(x_train, y_train), (x_test, y_test)``, like Keras.
 
     Args:
@@ -53,7 +59,7 @@ def load_data(path=DEFAULT_PATH):
     return train, test
 
 
-def _read_pair(folder, images_name, labels_name):
+def _read_pair(folder: Path, images_name: str, labels_name: str) -> tuple[np.ndarray, np.ndarray]:
     """Read and cross-check one (images, labels) pair of IDX files."""
     images_path = find_idx_file(folder, images_name, hint=INSTALL_HINT)
     labels_path = find_idx_file(folder, labels_name, hint=INSTALL_HINT)

@@ -12,9 +12,12 @@ An IDX file is a header followed by the raw array, everything big-endian:
 The file may be gzip-compressed. Every check is done on the whole file before an
 array is returned, so a damaged file raises instead of giving partial data.
 """
+from __future__ import annotations
+
 import gzip
 import hashlib
 import math
+import os
 import zlib
 from pathlib import Path
 
@@ -23,7 +26,7 @@ import numpy as np
 _GZIP_MAGIC = b"\x1f\x8b"
 
 # IDX dtype code -> big-endian NumPy dtype.
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -33,7 +36,7 @@ _IDX_DTYPES = {
 }
 
 
-def read_idx(path, expected_sha256=None):
+def read_idx(path: str | os.PathLike[str], expected_sha256: str | None = None) -> np.ndarray:
     """Read an IDX file (raw or gzipped) into a NumPy array in native byte order.
 
     Args:
@@ -56,7 +59,7 @@ def read_idx(path, expected_sha256=None):
     return array
 
 
-def load_bytes(path):
+def load_bytes(path: str | os.PathLike[str]) -> bytes:
     """Return the file's bytes, decompressed if it is gzipped."""
     path = Path(path)
     if not path.is_file():
@@ -77,7 +80,7 @@ def load_bytes(path):
         raise ValueError(f"Invalid gzip file '{path}': it is truncated or corrupt ({error}).") from error
 
 
-def parse_idx(data, source="<bytes>"):
+def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
     """Decode IDX bytes into an array, checking the header against the data length."""
     dtype, shape = _parse_header(data, source)
     header_size = 4 + 4 * len(shape)
@@ -92,7 +95,7 @@ def parse_idx(data, source="<bytes>"):
     return array.astype(dtype.newbyteorder("="))  # a copy: writable, native byte order
 
 
-def _parse_header(data, source):
+def _parse_header(data: bytes, source: str) -> tuple[np.dtype, tuple[int, ...]]:
     """Return (big-endian dtype, shape) from the IDX header of ``data``."""
     if len(data) < 4:
         raise ValueError(
@@ -115,7 +118,7 @@ def _parse_header(data, source):
     return _IDX_DTYPES[dtype_code], shape
 
 
-def verify_sha256(data, expected_sha256, source="<bytes>"):
+def verify_sha256(data: bytes, expected_sha256: str, source: str = "<bytes>") -> None:
     """Raise ValueError unless the SHA-256 of ``data`` matches ``expected_sha256``.
 
     ``expected_sha256`` is a hex digest or a prefix of one (case-insensitive).
@@ -129,7 +132,7 @@ def verify_sha256(data, expected_sha256, source="<bytes>"):
         )
 
 
-def _check_sha256_argument(expected_sha256):
+def _check_sha256_argument(expected_sha256: str) -> str:
     """Return the expected digest in lower case, or raise if it is not a hex string."""
     valid = isinstance(expected_sha256, str) and 0 < len(expected_sha256) <= 64
     if not valid or set(expected_sha256.lower()) - set("0123456789abcdef"):

@@ -8,12 +8,19 @@ restarts it there. The thread holds at most ``prefetch`` decoded batches, stops 
 epoch, and is stopped by ``close()``, by leaving a ``with`` block, or when the object is garbage
 collected. An error in the thread (a damaged image) is raised in the caller, naming the file.
 """
+from __future__ import annotations
+
+import os
 import queue
 import threading
 import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
+from typing import Any
 
 import numpy as np
+
+from numpy.typing import ArrayLike
 
 from ._checks import check_positive_int
 
@@ -38,7 +45,9 @@ class ImageFolderBatches:
     ``on_epoch_end()`` (Keras's hook) moves to the next epoch; ``set_epoch(k)`` to epoch k.
     """
 
-    def __init__(self, files, labels, class_names, size, mode, batch_size=32, shuffle=False, seed=0, prefetch=2):
+    def __init__(self, files: Iterable[str | os.PathLike[str]], labels: ArrayLike, class_names: Iterable[str],
+                 size: Sequence[int], mode: str, batch_size: int = 32, shuffle: bool = False,
+                 seed: np.random.Generator | int = 0, prefetch: int = 2) -> None:
         self.files = [str(file) for file in files]
         self.labels = np.asarray(labels, dtype=np.int64)
         if len(self.files) != len(self.labels):
@@ -59,15 +68,16 @@ class ImageFolderBatches:
         # Only the module-level decoder and these arrays go to the thread, never self: a thread that held self
         # would keep an abandoned object alive, and its finalizer from ever stopping the thread.
         self._decode = partial(_decode_batch, tuple(self.files), self.labels, self.input_shape[1:], mode)
-        self._current = {"stream": None}  # the running prefetch stream, shared with the finalizer
+        # the running prefetch stream, shared with the finalizer
+        self._current: dict[str, _Stream | None] = {"stream": None}
         self._finalizer = weakref.finalize(self, _stop_stream, self._current)
         self.set_epoch(0)
 
     # -- the batch source -----------------------------------------------------------
-    def __len__(self):
+    def __len__(self) -> int:
         return -(-self.num_samples // self.batch_size)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"Received a batch index of type {type(index).__name__}, expected an integer.")
         if not 0 <= index < len(self):
@@ -82,19 +92,19 @@ class ImageFolderBatches:
             _stop_stream(self._current)
             raise
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for index in range(len(self)):
             yield self[index]
 
-    def batch_indices(self, index):
+    def batch_indices(self, index: int) -> np.ndarray:
         """The sample indices (into ``files`` and ``labels``) of batch ``index`` in this epoch's order."""
         return self._batch_indices()[index]
 
-    def _batch_indices(self):
+    def _batch_indices(self) -> list[np.ndarray]:
         return [self._order[start:start + self.batch_size] for start in range(0, self.num_samples, self.batch_size)]
 
     # -- epochs -------------------------------------------------------------------
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: int) -> None:
         """Read the samples in epoch ``epoch``'s order from now on (the file order without shuffle)."""
         if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
             raise ValueError(f"Received an invalid value for epoch, expected an integer >= 0. Received: epoch={epoch!r}")
@@ -107,44 +117,49 @@ class ImageFolderBatches:
             self._order = np.random.default_rng([self.seed, self.epoch]).permutation(self.num_samples)
         _stop_stream(self._current)  # batches decoded ahead belong to the old order
 
-    def on_epoch_end(self):
+    def on_epoch_end(self) -> None:
         """Keras's hook at the end of an epoch: move on to the next epoch's order."""
         self.set_epoch(self.epoch + 1)
 
     # -- the thread ---------------------------------------------------------------
-    def close(self):
+    def close(self) -> None:
         """Stop the prefetch thread (waiting for it); the object can still be read, restarting it."""
         _stop_stream(self._current, wait=True)
 
-    def __enter__(self):
+    def __enter__(self) -> ImageFolderBatches:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     @property
-    def prefetching(self):
+    def prefetching(self) -> bool:
         """Whether a prefetch thread is running now."""
         stream = self._current["stream"]
         return stream is not None and stream.thread.is_alive()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"ImageFolderBatches({self.num_samples} images in {len(self.class_names)} classes, input_shape="
                 f"{self.input_shape}, {len(self)} batches of {self.batch_size}, shuffle={self.shuffle})")
+
+
+# (batch index, the batch or None, the error that decoding it raised or None), as the thread hands it over
+_Item = tuple[int, Any, BaseException | None]
 
 
 class _Stream:
     """A daemon thread decoding batches start, start + 1, ... into a queue of at most `depth` batches."""
 
-    def __init__(self, decode, batches, start, depth):
+    def __init__(self, decode: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], batches: list[np.ndarray],
+                 start: int, depth: int) -> None:
         self.next_index = start
-        self.queue = queue.Queue(maxsize=depth)
+        self.queue: queue.Queue[_Item] = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=_produce, args=(decode, batches, start, self.queue, self.stop),
                                        name="scratchcnn-image-prefetch", daemon=True)
         self.thread.start()
 
-    def take(self):
+    def take(self) -> tuple[np.ndarray, np.ndarray]:
         """The next batch, in order; the thread's exception if decoding it failed."""
         while True:
             try:
@@ -159,11 +174,13 @@ class _Stream:
         return batch
 
 
-def _produce(decode, batches, start, out, stop):
+def _produce(decode: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], batches: list[np.ndarray], start: int,
+             out: queue.Queue[_Item], stop: threading.Event) -> None:
     """The thread's work: decode batches in order, hand each over, and end at the last one, an error, or a stop."""
     for index in range(start, len(batches)):
         if stop.is_set():
             return
+        item: _Item
         try:
             item = (index, decode(batches[index]), None)
         except BaseException as error:  # handed to the caller, who raises it
@@ -178,7 +195,7 @@ def _produce(decode, batches, start, out, stop):
             return
 
 
-def _stop_stream(current, wait=False):
+def _stop_stream(current: dict[str, _Stream | None], wait: bool = False) -> None:
     stream, current["stream"] = current["stream"], None
     if stream is not None:
         stream.stop.set()
@@ -186,7 +203,8 @@ def _stop_stream(current, wait=False):
             stream.thread.join()
 
 
-def _decode_batch(files, labels, size, mode, indices):
+def _decode_batch(files: Sequence[str], labels: np.ndarray, size: Sequence[int], mode: str, indices: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """The images files[indices] -> float32 (B, C, H, W) in [0, 1], and labels[indices] (B,)."""
     from PIL import Image
 

@@ -6,22 +6,29 @@ A class's images are every file under its folder, at any depth, as in Keras's
 
 Decoding needs Pillow, the optional ``images`` extra: ``pip install scratchcnn[images]``.
 """
+from __future__ import annotations
+
 import numbers
 import os
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
 from ._checks import check_positive_int, check_seed
 from ._split import check_split, stratified_split
 
+if TYPE_CHECKING:
+    from .image_batches import ImageFolderBatches
+
 COLOR_MODES = {"rgb": "RGB", "grayscale": "L"}  # our name -> Pillow mode
 # The files a lazy load reads (it cannot skip a file once the batches are counted): Keras's list, and TIFF, WebP.
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
 
-def list_classes(path):
+def list_classes(path: str | os.PathLike[str]) -> list[str]:
     """Sorted class names: the sub-folders of ``path`` (or of its single nested folder).
 
     Hidden folders (starting with '.') are ignored. Class i in ``load_image_folder``
@@ -30,8 +37,33 @@ def list_classes(path):
     return [folder.name for folder in _class_folders(path)]
 
 
-def load_image_folder(path, size=(50, 50), color="rgb", split=(0.8, 0.1, 0.1), seed=0, *, lazy=False,
-                      batch_size=None, shuffle=None):
+@overload
+def load_image_folder(path: str | os.PathLike[str], size: Sequence[int] = ..., color: str = ...,
+                      split: Sequence[float] = ..., seed: int | None = ..., *, lazy: Literal[False] = ...,
+                      batch_size: None = ..., shuffle: None = ...
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]: ...
+@overload
+def load_image_folder(path: str | os.PathLike[str], size: Sequence[int] = ..., color: str = ..., *, split: None,
+                      seed: int | None = ..., lazy: Literal[False] = ..., batch_size: None = ..., shuffle: None = ...
+                      ) -> tuple[np.ndarray, np.ndarray, list[str]]: ...
+@overload
+def load_image_folder(path: str | os.PathLike[str], size: Sequence[int] = ..., color: str = ...,
+                      split: Sequence[float] = ..., seed: int | None = ..., *, lazy: Literal[True],
+                      batch_size: int | None = ..., shuffle: bool | None = ...
+                      ) -> tuple[ImageFolderBatches, ImageFolderBatches, ImageFolderBatches]: ...
+@overload
+def load_image_folder(path: str | os.PathLike[str], size: Sequence[int] = ..., color: str = ..., *, split: None,
+                      seed: int | None = ..., lazy: Literal[True], batch_size: int | None = ...,
+                      shuffle: bool | None = ...) -> ImageFolderBatches: ...
+@overload
+def load_image_folder(path: str | os.PathLike[str], size: Sequence[int] = ..., color: str = ...,
+                      split: Sequence[float] | None = ..., seed: int | None = ..., *, lazy: bool = ...,
+                      batch_size: int | None = ..., shuffle: bool | None = ...
+                      ) -> tuple[Any, ...] | ImageFolderBatches: ...
+def load_image_folder(path: str | os.PathLike[str], size: Sequence[int] = (50, 50), color: str = "rgb",
+                      split: Sequence[float] | None = (0.8, 0.1, 0.1), seed: int | None = 0, *, lazy: bool = False,
+                      batch_size: int | None = None, shuffle: bool | None = None
+                      ) -> tuple[Any, ...] | ImageFolderBatches:
     """Decode, resize and label every image under ``path/<class name>/`` (sub-folders included).
 
     Also accepts the Kaggle nested layout, where ``path`` holds a single folder that
@@ -82,13 +114,13 @@ def load_image_folder(path, size=(50, 50), color="rgb", split=(0.8, 0.1, 0.1), s
     return (*outputs, class_names)
 
 
-def list_image_files(path):
+def list_image_files(path: str | os.PathLike[str]) -> tuple[list[Path], np.ndarray, list[str]]:
     """``(files, labels, class_names)``: every image file (by extension, IMAGE_EXTENSIONS) under the class
     folders of ``path``, in sorted order, with its class index (int64 (N,)); nothing is decoded."""
     return _image_files(_class_folders(path))
 
 
-def _image_files(class_folders):
+def _image_files(class_folders: Sequence[Path]) -> tuple[list[Path], np.ndarray, list[str]]:
     """list_image_files for class folders already found."""
     files, labels = [], []
     for label, folder in enumerate(class_folders):
@@ -103,7 +135,7 @@ def _image_files(class_folders):
     return files, np.array(labels, dtype=np.int64), [folder.name for folder in class_folders]
 
 
-def load_image(file, size=(50, 50), color="rgb"):
+def load_image(file: str | os.PathLike[str], size: Sequence[int] = (50, 50), color: str = "rgb") -> np.ndarray:
     """One image file -> float32 (C, H, W) in [0, 1], decoded as load_image_folder decodes each of its files.
 
     A file Pillow cannot read raises ImageDecodeError (a ValueError) naming it.
@@ -120,7 +152,9 @@ def load_image(file, size=(50, 50), color="rgb"):
     return images
 
 
-def _lazy_sources(class_folders, size, mode, split, seed, batch_size, shuffle):
+def _lazy_sources(class_folders: Sequence[Path], size: tuple[int, int], mode: str, split: tuple[float, ...] | None,
+                  seed: int | None, batch_size: int | None, shuffle: bool | None
+                  ) -> ImageFolderBatches | tuple[ImageFolderBatches, ImageFolderBatches, ImageFolderBatches]:
     """ImageFolderBatches over the image files of the class folders: one, or (train, test, val)."""
     from .image_batches import ImageFolderBatches
 
@@ -128,16 +162,17 @@ def _lazy_sources(class_folders, size, mode, split, seed, batch_size, shuffle):
     shuffle = True if shuffle is None else shuffle
     files, labels, names = _image_files(class_folders)
 
-    def source(indices, shuffled):
+    def source(indices: np.ndarray, shuffled: bool) -> ImageFolderBatches:
         return ImageFolderBatches([files[i] for i in indices], labels[indices], names, size, mode,
-                                  batch_size=batch_size, shuffle=shuffled, seed=seed)
+                                  batch_size=batch_size, shuffle=shuffled,
+                                  seed=seed)  # type: ignore[arg-type]  # seed None: ImageFolderBatches refuses it
     if split is None:
         return source(np.arange(len(files)), shuffle)
     train, test, val = stratified_split(labels, split, np.random.default_rng(seed))
     return source(train, shuffle), source(test, False), source(val, False)
 
 
-def _load_all(class_folders, size, mode):
+def _load_all(class_folders: Sequence[Path], size: tuple[int, int], mode: str) -> tuple[np.ndarray, np.ndarray]:
     """Decode every file of every class folder -> float32 (N, C, H, W), int64 (N,)."""
     Image = _import_pillow()
     decoded, labels, skipped = [], [], []
@@ -165,7 +200,7 @@ def _load_all(class_folders, size, mode):
     return images, np.array(labels, dtype=np.int64)
 
 
-def _class_files(folder):
+def _class_files(folder: Path) -> list[Path]:
     """Every visible file under a class folder, at any depth, in sorted path order (folder links not followed)."""
     files = []
     for root, dirs, names in os.walk(folder):
@@ -174,7 +209,7 @@ def _class_files(folder):
     return sorted(files)
 
 
-def _decode(Image, file, size, mode):
+def _decode(Image: Any, file: str | os.PathLike[str], size: Sequence[int], mode: str) -> np.ndarray:
     """One image file -> uint8 array (H, W, C), converted to ``mode`` and resized."""
     height, width = size
     with Image.open(file) as image:
@@ -183,7 +218,7 @@ def _decode(Image, file, size, mode):
     return array[:, :, np.newaxis] if array.ndim == 2 else array
 
 
-def _class_folders(path):
+def _class_folders(path: str | os.PathLike[str]) -> list[Path]:
     """The sorted class folders under ``path``, descending once into a Kaggle-style wrapper."""
     root = Path(path)
     if not root.exists():
@@ -202,19 +237,21 @@ def _class_folders(path):
     return folders
 
 
-def _visible(entries, want_dirs):
+def _visible(entries: Iterable[Path], want_dirs: bool) -> list[Path]:
     """Sorted entries that are folders (or files) and not hidden."""
     return sorted(
         entry for entry in entries if not entry.name.startswith(".") and entry.is_dir() == want_dirs
     )
 
 
-def _check_size(size):
+def _check_size(size: Sequence[int]) -> tuple[int, int]:
     """Return size as (height, width) ints, or raise if it is not two positive integers."""
     valid = (
         isinstance(size, (tuple, list))
         and len(size) == 2
-        and all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0 for n in size)
+        # mypy does not count int as a numbers.Integral, so it sees n > 0 compare an int with an Integral
+        and all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0  # type: ignore[operator]
+                for n in size)
     )
     if not valid:
         raise ValueError(
@@ -224,7 +261,7 @@ def _check_size(size):
     return int(size[0]), int(size[1])
 
 
-def _check_color(color):
+def _check_color(color: str) -> str:
     """Return the Pillow mode for ``color``, or raise if it is not 'rgb' or 'grayscale'."""
     if not isinstance(color, str) or color not in COLOR_MODES:
         raise ValueError(
@@ -233,7 +270,7 @@ def _check_color(color):
     return COLOR_MODES[color]
 
 
-def _import_pillow():
+def _import_pillow() -> Any:
     """Import Pillow's Image module, or explain how to install it."""
     try:
         from PIL import Image

@@ -3,6 +3,10 @@
 ``load_data`` mirrors ``keras.datasets.mnist.load_data``; ``load_mnist`` is the small,
 stratified, ready-to-train subset used in the original report.
 """
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +41,8 @@ OFFICIAL_SIZES = {
 }
 
 
-def load_data(path=None):
+def load_data(path: str | os.PathLike[str] | None = None
+              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST as ``(x_train, y_train), (x_test, y_test)``, like Keras.
 
     Args:
@@ -61,7 +66,7 @@ def load_data(path=None):
     return train, test
 
 
-def _read(folder, name, always_verify):
+def _read(folder: Path, name: str, always_verify: bool) -> np.ndarray:
     """Read one IDX file, verifying its checksum when it claims to be the official one."""
     file = find_idx_file(folder, name)
     data = idx.load_bytes(file)
@@ -71,7 +76,8 @@ def _read(folder, name, always_verify):
     return array
 
 
-def load_mnist(num_samples_per_class=30, split=(0.7, 0.2, 0.1), seed=0, path=None):
+def load_mnist(num_samples_per_class: int = 30, split: Sequence[float] = (0.7, 0.2, 0.1), seed: int | None = 0,
+               path: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, ...]:
     """A small, class-balanced MNIST subset, split and ready to train on.
 
     Draws ``num_samples_per_class`` images of each digit from the official training
@@ -93,7 +99,7 @@ def load_mnist(num_samples_per_class=30, split=(0.7, 0.2, 0.1), seed=0, path=Non
     return tuple(outputs)
 
 
-def _draw_per_class(labels, num_samples_per_class, rng):
+def _draw_per_class(labels: np.ndarray, num_samples_per_class: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of ``num_samples_per_class`` distinct images of each digit, drawn by ``rng``."""
     if labels.size and labels.max() >= NUM_CLASSES:
         raise ValueError(f"Expected MNIST labels 0 to 9. Received: a label {labels.max()}")
@@ -110,11 +116,11 @@ def _draw_per_class(labels, num_samples_per_class, rng):
     return np.concatenate(drawn)
 
 
-def _to_unit_float(images):
+def _to_unit_float(images: np.ndarray) -> np.ndarray:
     """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1]."""
     return (images.astype(np.float32) / 255.0)[:, np.newaxis, :, :]
 
 
-def _one_hot(labels):
+def _one_hot(labels: np.ndarray) -> np.ndarray:
     """Integer labels (N,) -> one-hot float32 (N, 10)."""
     return np.eye(NUM_CLASSES, dtype=np.float32)[labels]

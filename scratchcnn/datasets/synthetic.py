@@ -1,10 +1,12 @@
 """The original report's toy data sets: tiny, seeded, made of random bits."""
+from __future__ import annotations
+
 import numpy as np
 
 from ._checks import check_positive_int, check_seed
 
 
-def xor_dataset(num_samples=15, seed=0):
+def xor_dataset(num_samples: int = 15, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """Three-bit parity (XOR) as a binary task.
 
     Returns:
@@ -16,7 +18,7 @@ def xor_dataset(num_samples=15, seed=0):
     return bits.astype(np.float32), parity.astype(np.float32)
 
 
-def four_bit_dataset(num_samples=25, seed=0):
+def four_bit_dataset(num_samples: int = 25, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """Four random bits, three classes by how many bits are set.
 
     The report does not state its labelling rule; ours is: class = number of ones,
@@ -31,7 +33,7 @@ def four_bit_dataset(num_samples=25, seed=0):
     return bits.astype(np.float32), np.eye(3, dtype=np.float32)[classes]
 
 
-def _random_bits(num_samples, num_bits, seed):
+def _random_bits(num_samples: int, num_bits: int, seed: int | None) -> np.ndarray:
     """Integer array (num_samples, num_bits) of 0/1, drawn from ``default_rng(seed)``."""
     num_samples = check_positive_int(num_samples, "num_samples")
     rng = np.random.default_rng(check_seed(seed))
