@@ -13,12 +13,12 @@ zero everywhere. For a single sigmoid unit, class 1's score is the logit z and c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .layers import ConvLayer
+from .layers import ActivatedLayer, ConvLayer
 from .metrics import to_class_indices
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ def saliency_map(network: Network, x: ArrayLike, class_index: int | None = None)
     grad_score, from_logits = _score_gradient(network.layers[-1], out, class_index)
     grad_input = network.backward(grad_score, from_logits=from_logits)  # (1, C, H, W)
     if grad_input is None:
-        raise ValueError("The network's first layer returned no input gradient (need_input_grad is False); "
-                         "set network.layers[0].need_input_grad = True.")
+        raise ValueError("The network's first layer returned no input gradient: a layer of your own at the "
+                         "start of the network must return d loss / d input from backward().")
     return np.abs(np.asarray(grad_input[0])).max(axis=0)            # (H, W)
 
 
@@ -63,11 +63,13 @@ def grad_cam_map(network: Network, x: ArrayLike, layer_index: int | None = None,
         out = layer.forward(out, training=False)                     # (1, num_outputs)
     grad, from_logits = _score_gradient(layers[-1], out, class_index)
     later = list(layers[index + 1:])
-    if from_logits:
-        grad = later.pop().backward_preactivation(grad)
+    grad_feature: Any = grad
+    if from_logits:  # the output layer is an ActivatedLayer (softmax or sigmoid): skip its activation
+        grad_feature = cast(ActivatedLayer, later.pop()).backward_preactivation(grad)
     for layer in reversed(later):
-        grad = layer.backward(grad)                                  # ends as d score / d A: (1, K, h, w)
-    return upsample_bilinear(grad_cam_from_gradients(np.asarray(features[0]), np.asarray(grad[0])), x.shape[1:])
+        grad_feature = layer.backward(grad_feature)                  # ends as d score / d A: (1, K, h, w)
+    return upsample_bilinear(grad_cam_from_gradients(np.asarray(features[0]), np.asarray(grad_feature[0])),
+                             x.shape[1:])
 
 
 def grad_cam_from_gradients(features: np.ndarray, grad_features: np.ndarray) -> np.ndarray:

@@ -59,7 +59,7 @@ def check_gradients(network: Network, X: ArrayLike, y: ArrayLike,
         network.set_weights(original)
         for layer, layer_rng in zip(network.layers, original_rngs):
             if layer_rng is not None:
-                layer.rng = layer_rng
+                setattr(layer, "rng", layer_rng)  # the dropout generator it had
     if print_fn is not None:
         print_fn(_table(rows))
     return rows

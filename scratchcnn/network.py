@@ -42,7 +42,7 @@ class Network:
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"Received an invalid value for dtype, expected 'float32' or 'float64'. Received: dtype={dtype!r}")
         self.layers: list[Layer] = []
-        self.optimizer = None
+        self.optimizer: optimizers.Optimizer | None = None
         self.trained = False          # once trained or loaded, a seed no longer re-draws the weights
         self.stop_training = False    # callbacks set this to end training after the current epoch
         self.metadata: dict[str, Any] = {}  # JSON-serialisable notes saved with the model (input shape, class names)
@@ -161,9 +161,9 @@ class Network:
     # -- forward and backward -------------------------------------------------
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """x (N, *input_shape), or one sample, -> outputs (N, *output_shape), checked against every layer."""
-        x = network_data.check_inputs(self, x, "x", allow_unbatched=True)
-        self._unbatched = x.ndim == network_data.sample_ndim(self)
-        batch = x[None] if self._unbatched else x
+        checked = network_data.check_inputs(self, x, "x", allow_unbatched=True)
+        self._unbatched = checked.ndim == network_data.sample_ndim(self)
+        batch = checked[None] if self._unbatched else checked
         self._passes = Passes(self.layers, self._plan(batch.shape[1:]))
         out = self._passes.forward(batch, training)
         return out[0] if self._unbatched else out
@@ -184,10 +184,10 @@ class Network:
     def predict(self, X: ArrayLike, batch_size: int = 256) -> np.ndarray:
         """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X."""
         batch_size = check_int("batch_size", batch_size)
-        X = network_data.check_inputs(self, X, "X", allow_unbatched=True, check_values=False)
-        if X.ndim == network_data.sample_ndim(self):
-            return self._predict_batches(X[None], batch_size, "X")[0]
-        return self._predict_batches(X, batch_size, "X")
+        checked = network_data.check_inputs(self, X, "X", allow_unbatched=True, check_values=False)
+        if checked.ndim == network_data.sample_ndim(self):
+            return self._predict_batches(checked[None], batch_size, "X")[0]
+        return self._predict_batches(checked, batch_size, "X")
 
     def _predict_batches(self, X, batch_size, name=None):
         """Outputs for a shape-checked batch X, batch_size samples at a time, spread over the threads
@@ -235,6 +235,8 @@ class Network:
         if training.is_batch_source(X):
             X, y = network_data.gather_source(self, X, y)
         else:
+            if y is None:
+                raise ValueError("Received X without y: evaluate needs the labels (or a batch source as X).")
             X = network_data.check_inputs(self, X, "X", check_values=False)
         outputs = self._predict_batches(X, batch_size, "X")
         y = prepare_targets(y, outputs.shape[-1] if outputs.ndim > 1 else 1, len(outputs), self.dtype)
@@ -389,9 +391,10 @@ class Network:
         cls = names[optimizer.lower()]
         if learning_rate is None:
             raise ValueError("Received learning_rate=None, expected a positive learning rate for a named optimizer.")
-        if isinstance(self.optimizer, cls):  # keep its state (momentum, Adam moments) across train() calls
-            self.optimizer.lr = float(learning_rate)
-            return self.optimizer
+        current = self.optimizer
+        if isinstance(current, cls):  # keep its state (momentum, Adam moments) across train() calls
+            current.lr = float(learning_rate)
+            return current
         return cls(self.parameters(), lr=learning_rate)
 
     # -- saving ---------------------------------------------------------------

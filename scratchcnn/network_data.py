@@ -5,6 +5,7 @@ Every check says what it received and what it expected, and, for the usual mista
 The training loop and predict then run on arrays they can trust.
 """
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,8 @@ def output_dim(network, input_shape):
     return output_shape[0]
 
 
-def check_inputs(network, X, name, allow_unbatched=False, check_values=True):
+def check_inputs(network: Any, X: Any, name: str, allow_unbatched: bool = False, check_values: bool = True
+                 ) -> np.ndarray:
     """X as a float array of the network's dtype, its shape checked against every layer; with
     check_values, a ValueError if it holds NaN or inf (predict checks its pieces as it runs them)."""
     require_layers(network)
@@ -133,13 +135,16 @@ def gather_source(network, source, y):
     """Every batch of a batch source, checked and joined: (X, y) for evaluate."""
     if y is not None:
         raise ValueError("Received a batch source as X together with y, expected the source alone.")
-    parts = [check_data(network, *source[i], "a batch's X", "a batch's y") for i in range(len(source))]
+    parts = []
+    for index in range(len(source)):
+        x_batch, y_batch = training.batch_pair(source[index])
+        parts.append(check_data(network, x_batch, y_batch, "a batch's X", "a batch's y"))
     if not parts:
         raise ValueError("Received a batch source with no batches (len 0), expected at least one.")
     return xp.concatenate([x for x, _ in parts]), xp.concatenate([t for _, t in parts])
 
 
-def check_data(network, X, y, x_name, y_name):
+def check_data(network: Any, X: Any, y: Any, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
     if y is None:
         raise ValueError(f"Received {x_name} without {y_name}: labels are needed.")
     unscaled = looks_unscaled(X)

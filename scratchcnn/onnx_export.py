@@ -13,6 +13,7 @@ import json
 import math
 import os
 import tempfile
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from .layers import (Activation, BatchNorm, ConvLayer, Dense, Dropout, Flatten, 
 OPSET = 17        # onnxruntime has run opset 17 since 1.13
 IR_VERSION = 8    # the IR version that opset 17 came with: readable by every runtime that knows the opset
 INPUT_NAME, OUTPUT_NAME = "input", "probabilities"
-_ACTIVATION_OPS = {"relu": ("Relu", {}), "leakyrelu": ("LeakyRelu", {"alpha": 0.01}), "sigmoid": ("Sigmoid", {}),
+_ACTIVATION_OPS: dict[str, tuple[str, dict[str, Any]]] = {"relu": ("Relu", {}), "leakyrelu": ("LeakyRelu", {"alpha": 0.01}), "sigmoid": ("Sigmoid", {}),
                    "tanh": ("Tanh", {}), "softmax": ("Softmax", {"axis": -1})}
 
 

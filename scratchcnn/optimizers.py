@@ -1,6 +1,7 @@
 """Optimisers see only a list of Parameters (value + grad), never the layers: PyTorch's split."""
 import math
 import numbers
+from typing import Any
 
 from .backend import xp
 
@@ -27,7 +28,7 @@ class Optimizer:
         if not self.parameters:
             raise ValueError("Received an empty parameter list, expected at least one Parameter to optimise.")
         self.lr = _check_float("lr", lr, 0.0, low_inclusive=False)
-        self.state = [{} for _ in self.parameters]
+        self.state: list[dict[str, Any]] = [{} for _ in self.parameters]
         self.iterations = 0
 
     def zero_grad(self):
@@ -193,7 +194,7 @@ class RMSprop(Optimizer):
 OPTIMIZERS = {"SGD": SGD, "Adam": Adam, "RMSprop": RMSprop}
 
 # The names train(optimizer=...) and the command line accept, lower case.
-OPTIMIZER_NAMES = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+OPTIMIZER_NAMES: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
 def from_config(parameters, config):

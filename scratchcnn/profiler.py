@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -75,7 +75,7 @@ def _top_gradient(network: Network, X: np.ndarray, y: ArrayLike | None,
     if y is None:
         gradient = np.random.default_rng(0).standard_normal(output_shape) / len(X)  # (N, *output_shape)
         return gradient.astype(network.dtype), False
-    loss_fn, derivative = losses.get(loss_fn)
+    loss_fn, derivative = losses.get(cast(Any, loss_fn))  # not None: checked above
     y = prepare_targets(y, output_shape[-1], len(X), network.dtype)  # (N, K)
     out = network.predict(X)
     fused = losses.fused_gradient(loss_fn, derivative, getattr(network.layers[-1], "activation", None))
@@ -96,7 +96,7 @@ def _time_step(network: Network, passes: Passes, X: np.ndarray, top_gradient: tu
 
 def _rows(network: Network, timings: list[_StepTimes]) -> list[dict[str, Any]]:
     """Median over the repeats of each layer's times, in ms, and its share of the whole step."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for index, layer in enumerate(network.layers):
         forward_ms = 1e3 * statistics.median(step[index][1] for step in timings)
         backward_ms = 1e3 * statistics.median(step[index][2] for step in timings)

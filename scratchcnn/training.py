@@ -142,7 +142,7 @@ class Source:
 
     def __init__(self, source, prepare):
         self.source, self.prepare = source, prepare
-        first_x, _ = prepare(*source[0])
+        first_x, _ = prepare(*batch_pair(source[0]))
         self.sample_shape = first_x.shape[1:]
 
     def batches(self, settings, epoch):
@@ -150,7 +150,7 @@ class Source:
             self.source.set_epoch(epoch)
         augment_rng = np.random.default_rng([settings.seed, epoch, 0]) if settings.augment is not None else None
         for index in range(len(self.source)):
-            X, y = self.prepare(*self.source[index])
+            X, y = self.prepare(*batch_pair(self.source[index]))
             yield Batch(X, y, np.arange(len(X)), settings.augment, augment_rng)
 
     def steps(self, batch_size):
@@ -163,6 +163,14 @@ class Source:
     def close(self):
         if callable(getattr(self.source, "close", None)):  # e.g. stop a prefetch thread
             self.source.close()
+
+
+def batch_pair(batch):
+    """A batch source's item as (X_batch, y_batch), or a ValueError saying what it returned."""
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise ValueError(f"Received a batch source item of type {type(batch).__name__}, expected a pair "
+                         "(X_batch, y_batch).")
+    return batch[0], batch[1]
 
 
 def is_batch_source(data):

@@ -17,6 +17,7 @@ but a thread the machine slows down takes fewer pieces instead of holding up the
 """
 import copy
 import threading
+from typing import Any
 
 from .. import parallel
 from ..functional.workspace import transient_outputs
@@ -36,7 +37,7 @@ class ShardSum:
         def total(array):
             self._parts[shard] = array
             self._barrier.wait()  # every shard's part is in
-            result = self._parts[0]
+            result: Any = self._parts[0]
             for part in self._parts[1:]:
                 result = result + part
             self._barrier.wait()  # every shard has read the parts before any of them writes its next one

@@ -7,6 +7,7 @@ import json
 import os
 import time
 import zipfile
+from typing import Any, cast
 
 import numpy as np
 
@@ -99,7 +100,8 @@ def _save_and_report(network, history, data_path, out_dir, validation, loss_fn, 
     name = os.path.basename(os.path.normpath(str(data_path))) or "model"
     model_path = os.path.join(out_dir, f"{name}.model")
     network.save_model(model_path)
-    report = _validation_report(network, *validation, loss_fn, results["class_names"], out_dir, print_fn)
+    val_x, val_y = validation
+    report = _validation_report(network, val_x, val_y, loss_fn, results["class_names"], out_dir, print_fn)
     results["files"] = [model_path, *report.pop("files", []), *_curves(history, out_dir)]
     results.update(report)
     write_results(out_dir, results)
@@ -147,7 +149,7 @@ def network_from_json(path):
                          f"{str(error)[:200]}") from None
     layers = config.get("layers") if isinstance(config, dict) else config
     dtype = config.get("dtype", "float32") if isinstance(config, dict) else "float32"
-    return Network(layers_from_config(layers), dtype=dtype)
+    return Network(layers_from_config(cast(Any, layers)), dtype=dtype)  # layers_from_config checks it
 
 
 def classifier_loss(network, input_shape, num_classes):
@@ -171,9 +173,10 @@ def classifier_loss(network, input_shape, num_classes):
 def optimizer_for(network, name, learning_rate):
     """The network's own optimiser when it is already this kind (a loaded model keeps its state), else a new one."""
     cls = optimizers.OPTIMIZER_NAMES[name]
-    if isinstance(network.optimizer, cls):
-        network.optimizer.lr = learning_rate
-        return network.optimizer
+    current = network.optimizer
+    if isinstance(current, cls):
+        current.lr = learning_rate
+        return current
     return cls(network.parameters(), lr=learning_rate)
 
 

@@ -3,7 +3,7 @@
 Each recipe is data: how to load its data, which network, and the training settings.
 """
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class Recipe:
     def settings(self, epochs=None, batch_size=None, learning_rate=None, optimizer=None):
         """'12 epochs, batch size 64, adam, lr 0.001': the recipe's training settings, each given value
         (not None) in its place, marked with the recipe's own."""
-        parts = [(_epochs_text, epochs, self.epochs), ("batch size {}".format, batch_size, self.batch_size),
+        parts: list[tuple[Callable[[Any], str], Any, Any]] = [(_epochs_text, epochs, self.epochs), ("batch size {}".format, batch_size, self.batch_size),
                  (str, optimizer, self.optimizer), ("lr {:g}".format, learning_rate, self.learning_rate)]
         return ", ".join(show(own if given is None else given) + ("" if given is None or given == own else
                                                                    f" (recipe: {show(own)})")

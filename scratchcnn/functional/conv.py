@@ -12,6 +12,8 @@ each block again from the input it cached: a second copy into cache costs less
 than storing every block to memory and reading it back, and a convolution's
 scratch memory then stays one block, whatever the batch size.
 """
+from typing import Any
+
 from ..backend import xp
 from . import blocks, winograd
 from .windows import channels_last, depth_to_space, extract_windows, fold_windows, output_size, space_to_depth
@@ -43,7 +45,7 @@ class _Columns:
         self.workspace = workspace
         matrix_bytes = n * self.positions * self.depth * x_padded.itemsize
         self.blocks = blocks.image_blocks(n, matrix_bytes // n)
-        self.kept = None
+        self.kept: Any = None
         self.ones_column = False  # whether the matrix ends with a column of ones (the bias's, in both products)
         if channels == 1 and stride == 1 and n * self.positions >= SHIFTED_COPIES_MIN_POSITIONS:
             self.ones_column = True
@@ -175,7 +177,7 @@ def _im2col_backward(g, cache, stride, need_input_grad):
     positions = oh * ow
     g = g.reshape(n * positions, num_filters)                          # N*OH*OW, F
     dweight = xp.empty((num_filters, columns.depth + int(columns.ones_column)), g.dtype)  # and dbias, by the ones
-    dx_in = None
+    dx_in: Any = None
     if need_input_grad:
         # One product per kernel offset (a stacked matmul), so each offset's gradient is contiguous for the fold.
         w_offsets = w_mat.reshape(k * k, columns.channels, num_filters).transpose(0, 2, 1)  # k*k, F, C
@@ -190,8 +192,9 @@ def _im2col_backward(g, cache, stride, need_input_grad):
         if need_input_grad:
             dcols = columns.scratch("dcols", (k * k, (stop - start) * positions, columns.channels), g.dtype)
             xp.matmul(g[None, rows], w_offsets, out=dcols)                          # k*k, block's OH*OW, C
-            fold_windows(dcols.reshape(k, k, stop - start, oh, ow, columns.channels), *columns.input_shape[1:3],
-                         stride, out=dx_in[start:stop])
+            height, width = columns.input_shape[1:3]
+            fold_windows(dcols.reshape(k, k, stop - start, oh, ow, columns.channels), height, width, stride,
+                         out=dx_in[start:stop])
     if columns.ones_column:
         return dx_in, dweight[:, :-1], xp.ascontiguousarray(dweight[:, -1])
     return dx_in, dweight, xp.dot(xp.ones(len(g), g.dtype), g)  # a BLAS product: ten times NumPy's sum here

@@ -29,6 +29,7 @@ Images are channels-last, (N, H, W, C), already padded.
 """
 import functools
 import math
+from typing import Any
 from fractions import Fraction
 
 import numpy
@@ -364,6 +365,7 @@ def winograd_backward(g, cache, need_input_grad=True):
     if need_input_grad:
         dx = xp.zeros(tiles.input_gradient_shape(), g.dtype)
         u_columns = xp.ascontiguousarray(u.reshape(a, k, channels, num_filters).transpose(1, 0, 3, 2))  # k, a, F, C
+    dbias: Any = None
     for start, stop in tiles.blocks:
         dproducts = tiles.products_gradient(g, start, stop)                         # a, rows, F
         # the bias's gradient: the point 1's products gradient sums each tile's output rows; a BLAS product

@@ -68,7 +68,7 @@ class Workspace:
         return {}
 
     def __setstate__(self, state):
-        self.__init__()
+        Workspace.__init__(self)
 
     def buffers(self):
         """Every thread's buffers (the memory behind the views get has lent)."""

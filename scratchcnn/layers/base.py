@@ -196,7 +196,7 @@ class ActivatedLayer(BuiltinLayer):
         self._activation_cache = None
 
     @_called_directly
-    def forward(self, x: np.ndarray, training: bool = False, *, plan: LayerPlan) -> np.ndarray:  # type: ignore[override]
+    def forward(self, x: np.ndarray, training: bool = False, *, plan: LayerPlan) -> np.ndarray:
         z = self._linear_forward(x, training, plan)
         if plan.defer_activation:  # the max pooling after this layer applies the ReLU (engine/plan.py)
             return z
@@ -207,7 +207,7 @@ class ActivatedLayer(BuiltinLayer):
         return out
 
     @_called_directly
-    def backward(self, grad_output: np.ndarray, *, plan: LayerPlan) -> np.ndarray | None:  # type: ignore[override]
+    def backward(self, grad_output: np.ndarray, *, plan: LayerPlan) -> np.ndarray | None:
         if plan.defer_activation:
             return self._linear_backward(grad_output, plan)
         activations = reference.ACTIVATIONS if plan.reference else ACTIVATIONS

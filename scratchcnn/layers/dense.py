@@ -31,8 +31,8 @@ class Dense(ActivatedLayer):
             raise ValueError("Received no output size, expected Dense(units), Dense(output_dim=units) or "
                              "Dense(input_dim, output_dim).")
         self.output_dim = check_int("output_dim", output_dim)
-        self.input_dim = None
-        self._cache = None
+        self.input_dim: int | None = None
+        self._cache: Any = None
         if input_dim is not None:
             self.build((check_int("input_dim", input_dim),))
 
@@ -44,18 +44,19 @@ class Dense(ActivatedLayer):
         """Create the weights for inputs of input_shape = (input_dim,)."""
         if len(input_shape) != 1:
             raise self._shape_error(input_shape, "(features,): put Flatten() before a Dense layer")
-        self.input_dim = check_int("input_dim", input_shape[0])
-        self.weight = Parameter(initializers.zeros((self.input_dim, self.output_dim)), "weight")
+        inputs = self.input_dim = check_int("input_dim", input_shape[0])
+        self.weight = Parameter(initializers.zeros((inputs, self.output_dim)), "weight")
         self.bias = Parameter(initializers.zeros((self.output_dim,)), "bias")
         self.reset_parameters()
 
     def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
-        if not self.built:
+        inputs = self.input_dim
+        if inputs is None:
             return
         rng = initializers.as_generator(rng)
         dtype = self.weight.value.dtype
-        self.weight.value = initializers.for_activation(
-            self.activation, self.weight.shape, self.input_dim, self.output_dim, rng, dtype)
+        self.weight.value = initializers.for_activation(self.activation, self.weight.shape, inputs, self.output_dim,
+                                                        rng, dtype)
         self.bias.value = initializers.zeros(self.bias.shape, dtype)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -15,8 +15,8 @@ def _server(app, host, port, on_listening=None, log_level="info"):
     """A uvicorn Server whose on_listening(url) runs once its socket listens (port 0: a free port)."""
     uvicorn = _require_uvicorn()
 
-    class Server(uvicorn.Server):
-        url = None
+    class Server(uvicorn.Server):  # type: ignore[name-defined]  # uvicorn is imported when serving
+        url: str | None = None
 
         async def startup(self, sockets=None):
             await super().startup(sockets)  # the lifespan, then the listening socket
