@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .backend import xp
-from .inputs import check_int
+from .checks import check_int
 
 
 def random_crop(x: np.ndarray, padding: int, rng: np.random.Generator) -> np.ndarray:

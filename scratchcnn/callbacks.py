@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from .inputs import check_int
+from .checks import check_int
 
 if TYPE_CHECKING:
     import numpy as np

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from .checks import check_int
 from .experiments import RECIPES, run_experiment
 from .optimizers import OPTIMIZER_NAMES
 
@@ -367,7 +368,7 @@ def _images(args):
 
     from .datasets import load_mnist
 
-    images, labels = load_mnist(num_samples_per_class=check_positive(args.per_class, "--per-class"),
+    images, labels = load_mnist(num_samples_per_class=check_int("--per-class", args.per_class),
                                 split=(1.0, 0.0, 0.0), seed=args.seed)[:2]
     written = [0] * 10  # per class: files are <digit>/0000.png, 0001.png, ...
     for image, digit in zip(images, labels.argmax(axis=1)):
@@ -377,12 +378,6 @@ def _images(args):
             os.path.join(folder, f"{written[digit]:04d}.png"))
         written[digit] += 1
     print(f"Wrote {len(images)} digits ({args.per_class} per class) into {args.out}/0 ... {args.out}/9")
-
-
-def check_positive(value, option):
-    if value < 1:
-        raise ValueError(f"Received an invalid value for {option}, expected a positive integer. Received: {value}")
-    return value
 
 
 # -- the parser ------------------------------------------------------------------------------------------------

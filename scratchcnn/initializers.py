@@ -43,10 +43,3 @@ def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
         f"Received an invalid value for seed, expected None, a non-negative integer or a numpy.random.Generator. "
         f"Received: seed={rng!r}"
     )
-
-
-def as_seed(seed: int) -> int:
-    """A non-negative integer seed, or ValueError."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"Received an invalid value for seed, expected None or a non-negative integer. Received: seed={seed!r}")
-    return int(seed)

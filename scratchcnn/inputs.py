@@ -59,14 +59,6 @@ def describe_shape(shape: Iterable[int]) -> str:
     return "(" + ", ".join(["N", *map(str, shape)]) + ")"
 
 
-def check_int(name: str, value: int, minimum: int = 1) -> int:
-    """Return value if it is an int >= minimum, else raise ValueError in Keras's wording."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"Received an invalid value for {name}, expected {kind}. Received: {name}={value!r}")
-    return int(value)
-
-
 def prepare_targets(y: ArrayLike, num_outputs: int, num_samples: int, dtype: DTypeLike, name: str = "y") -> np.ndarray:
     """Labels -> (N, num_outputs) float targets.
 

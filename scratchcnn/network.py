@@ -15,8 +15,9 @@ from . import metrics as metrics_module
 from .backend import xp
 from .engine import Passes, Plan, check_engine
 from .engine.threads import TrainingShards, predict_pieces
-from .initializers import as_generator, as_seed
-from .inputs import all_finite, as_float_array, check_int, prepare_targets
+from .initializers import as_generator
+from .inputs import all_finite, as_float_array, prepare_targets
+from .checks import check_int, check_seed
 from .callbacks import Callback, History
 from .layers import Layer
 from .layers.base import BuiltinLayer, Parameter
@@ -303,7 +304,7 @@ class Network:
         network_data.check_loss(self, loss_fn, loss_fn_derivative, data)
         loss = losses.Loss(loss_fn, loss_fn_derivative, getattr(self.layers[-1], "activation", None))
         settings.metrics = tuple(network_data.chosen_metrics(metrics, loss_fn))
-        settings.seed = _fresh_seed() if seed is None else as_seed(seed)
+        settings.seed = _fresh_seed() if seed is None else int(check_seed(seed, allow_none=False) or 0)
         network_data.record_metadata(self, data, class_names)
         if not self.trained:
             self.initialize(settings.seed)

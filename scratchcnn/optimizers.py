@@ -1,23 +1,14 @@
 """Optimisers see only a list of Parameters (value + grad), never the layers: PyTorch's split."""
 import math
-import numbers
 from typing import Any
 
 from .backend import xp
-
-
-def _check_float(name, value, low, high=math.inf, low_inclusive=True):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= low if low_inclusive else value > low) and value < high
-    if not ok:
-        bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and < {high}" if high != math.inf else "")
-        raise ValueError(f"Received an invalid value for {name}, expected a number {bound}. Received: {name}={value!r}")
-    return float(value)
+from .checks import check_float
 
 
 def check_learning_rate(lr):
     """A positive, finite learning rate, or ValueError naming it."""
-    return _check_float("learning_rate", lr, 0.0, low_inclusive=False)
+    return check_float("learning_rate", lr, 0.0, low_inclusive=False)
 
 
 class Optimizer:
@@ -27,7 +18,7 @@ class Optimizer:
         self.parameters = list(parameters)
         if not self.parameters:
             raise ValueError("Received an empty parameter list, expected at least one Parameter to optimise.")
-        self.lr = _check_float("lr", lr, 0.0, low_inclusive=False)
+        self.lr = check_float("lr", lr, 0.0, low_inclusive=False)
         self.state: list[dict[str, Any]] = [{} for _ in self.parameters]
         self.iterations = 0
 
@@ -70,8 +61,8 @@ class SGD(Optimizer):
 
     def __init__(self, parameters, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(parameters, lr)
-        self.momentum = _check_float("momentum", momentum, 0.0)
-        self.weight_decay = _check_float("weight_decay", weight_decay, 0.0)
+        self.momentum = check_float("momentum", momentum, 0.0)
+        self.weight_decay = check_float("weight_decay", weight_decay, 0.0)
         if nesterov and self.momentum == 0:
             raise ValueError("Received nesterov=True with momentum=0, expected momentum > 0 for Nesterov momentum.")
         self.nesterov = bool(nesterov)
@@ -107,9 +98,9 @@ class Adam(Optimizer):
         super().__init__(parameters, lr)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"Received an invalid value for betas, expected a pair (beta1, beta2). Received: betas={betas!r}")
-        self.betas = (_check_float("betas[0]", betas[0], 0.0, 1.0), _check_float("betas[1]", betas[1], 0.0, 1.0))
-        self.eps = _check_float("eps", eps, 0.0)
-        self.weight_decay = _check_float("weight_decay", weight_decay, 0.0)
+        self.betas = (check_float("betas[0]", betas[0], 0.0, 1.0), check_float("betas[1]", betas[1], 0.0, 1.0))
+        self.eps = check_float("eps", eps, 0.0)
+        self.weight_decay = check_float("weight_decay", weight_decay, 0.0)
         self.decoupled_weight_decay = bool(decoupled_weight_decay)
 
     def _update(self, param, state):
@@ -148,10 +139,10 @@ class RMSprop(Optimizer):
 
     def __init__(self, parameters, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
         super().__init__(parameters, lr)
-        self.alpha = _check_float("alpha", alpha, 0.0, 1.0)
-        self.eps = _check_float("eps", eps, 0.0)
-        self.weight_decay = _check_float("weight_decay", weight_decay, 0.0)
-        self.momentum = _check_float("momentum", momentum, 0.0)
+        self.alpha = check_float("alpha", alpha, 0.0, 1.0)
+        self.eps = check_float("eps", eps, 0.0)
+        self.weight_decay = check_float("weight_decay", weight_decay, 0.0)
+        self.momentum = check_float("momentum", momentum, 0.0)
         if not isinstance(centered, bool):
             raise ValueError(f"Received an invalid value for centered, expected True or False. Received: centered={centered!r}")
         self.centered = centered

@@ -22,7 +22,7 @@ from threadpoolctl import ThreadpoolController
 
 from . import inputs
 from .backend import xp
-from .inputs import check_int
+from .checks import check_int
 
 if TYPE_CHECKING:
     import numpy as np

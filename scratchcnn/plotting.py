@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from scratchcnn.checks import check_int
 from scratchcnn.explain import grad_cam_map, saliency_map
 from scratchcnn.metrics import confusion_matrix, to_class_indices
 
@@ -64,11 +65,6 @@ def _save_png(figure: Figure, path: str | os.PathLike[str] | None) -> None:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
-
-
-def _check_positive_int(value: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Received an invalid value for {name}, expected a positive integer. Received: {name}={value!r}")
 
 
 def _grid(figure: Figure, count: int, ncols: int) -> np.ndarray:
@@ -349,7 +345,7 @@ def plot_feature_maps(network: Network, sample: ArrayLike, path: str | os.PathLi
         matplotlib ``Figure``; each row is labelled with the layer's index, class name and
         per-sample output shape ``(C, H, W)``.
     """
-    _check_positive_int(max_maps, "max_maps")
+    check_int("max_maps", max_maps)
     rows = _collect_feature_maps(network, sample, max_maps)
     if not rows:
         raise ValueError(
@@ -441,8 +437,8 @@ def plot_samples(images: ArrayLike, labels: ArrayLike, predictions: ArrayLike | 
     Returns:
         matplotlib ``Figure``.
     """
-    _check_positive_int(ncols, "ncols")
-    _check_positive_int(max_images, "max_images")
+    check_int("ncols", ncols)
+    check_int("max_images", max_images)
     display = _display_images(images)
     titles = _sample_titles(labels, predictions, class_names, len(display))
     count = min(len(display), max_images)

@@ -22,7 +22,8 @@ from numpy.typing import ArrayLike
 
 from . import losses, network_data
 from .engine import Passes, Plan
-from .inputs import check_int, prepare_targets
+from .inputs import prepare_targets
+from .checks import check_int
 from .layers.regularization import Dropout
 
 if TYPE_CHECKING:

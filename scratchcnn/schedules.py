@@ -2,7 +2,7 @@
 import math
 import numbers
 
-from .inputs import check_int
+from .checks import check_int
 
 
 def _check_number(name, value, low, high=math.inf, low_inclusive=False, high_inclusive=False):

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from .layers import (Activation, BatchNorm, ConvLayer, Dense, Dropout, Flatten, GlobalAveragePooling, MultiClassDense,
                      PoolingLayer)
-from .inputs import check_int
+from .checks import check_int
 from .network import Network
 
 

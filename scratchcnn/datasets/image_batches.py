@@ -22,7 +22,7 @@ import numpy as np
 
 from numpy.typing import ArrayLike
 
-from ._checks import check_positive_int
+from ..checks import check_int
 
 _POLL_SECONDS = 0.1  # how often a waiting thread looks at its stop flag
 # What Pillow raises for a file it cannot read as an image (plus its DecompressionBombError, added on import).
@@ -56,8 +56,8 @@ class ImageFolderBatches:
         self.class_names = list(class_names)
         self.input_shape = (1 if mode == "L" else 3, int(size[0]), int(size[1]))
         self.num_samples = len(self.files)
-        self.batch_size = check_positive_int(batch_size, "batch_size")
-        self.prefetch = check_positive_int(prefetch, "prefetch")
+        self.batch_size = check_int("batch_size", batch_size)
+        self.prefetch = check_int("prefetch", prefetch)
         if not isinstance(shuffle, bool):
             raise ValueError(f"Received an invalid value for shuffle, expected True or False. Received: shuffle={shuffle!r}")
         if not (isinstance(seed, np.random.Generator) or (isinstance(seed, (int, np.integer))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
-from ._checks import check_positive_int, check_seed
+from ..checks import check_int, check_seed
 from ._split import check_split, stratified_split
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def _lazy_sources(class_folders: Sequence[Path], size: tuple[int, int], mode: st
     """ImageFolderBatches over the image files of the class folders: one, or (train, test, val)."""
     from .image_batches import ImageFolderBatches
 
-    batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size")
+    batch_size = 32 if batch_size is None else check_int("batch_size", batch_size)
     shuffle = True if shuffle is None else shuffle
     files, labels, names = _image_files(class_folders)
 

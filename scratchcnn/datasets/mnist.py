@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import idx
-from ._checks import check_positive_int, check_seed
+from ..checks import check_int, check_seed
 from ._idx_folder import (
     TEST_IMAGES,
     TEST_LABELS,
@@ -88,7 +88,7 @@ def load_mnist(num_samples_per_class: int = 30, split: Sequence[float] = (0.7, 0
         ``train_images, train_labels, test_images, test_labels, val_images, val_labels``;
         images float32 in [0, 1], shape (N, 1, 28, 28); labels one-hot float32, (N, 10).
     """
-    num_samples_per_class = check_positive_int(num_samples_per_class, "num_samples_per_class")
+    num_samples_per_class = check_int("num_samples_per_class", num_samples_per_class)
     split = check_split(split)
     rng = np.random.default_rng(check_seed(seed))
     (images, labels), _ = load_data(path)

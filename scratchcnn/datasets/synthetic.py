@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_positive_int, check_seed
+from ..checks import check_int, check_seed
 
 
 def xor_dataset(num_samples: int = 15, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -35,6 +35,6 @@ def four_bit_dataset(num_samples: int = 25, seed: int | None = 0) -> tuple[np.nd
 
 def _random_bits(num_samples: int, num_bits: int, seed: int | None) -> np.ndarray:
     """Integer array (num_samples, num_bits) of 0/1, drawn from ``default_rng(seed)``."""
-    num_samples = check_positive_int(num_samples, "num_samples")
+    num_samples = check_int("num_samples", num_samples)
     rng = np.random.default_rng(check_seed(seed))
     return rng.integers(0, 2, size=(num_samples, num_bits))

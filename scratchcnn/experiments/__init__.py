@@ -4,7 +4,7 @@ import time
 
 from .. import losses, optimizers
 from ..callbacks import LearningRateScheduler
-from ..inputs import check_int
+from ..checks import check_int
 from .artifacts import write_pictures, write_report, write_results
 from .folder import train_folder
 from .recipes import RECIPES, Data, Recipe

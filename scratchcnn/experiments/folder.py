@@ -14,7 +14,7 @@ import numpy as np
 from .. import losses, metrics, optimizers, zoo
 from ..augmentation import Augmentation
 from ..datasets import list_classes, load_image_folder
-from ..inputs import check_int
+from ..checks import check_int
 from ..network import Network
 from ..saving import layers_from_config, load_model
 from .artifacts import write_results

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import functional, initializers, reference
 from ..functional import output_size
-from ..inputs import check_int
+from ..checks import check_int
 from .base import ActivatedLayer, LayerPlan, Parameter
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from .. import functional, initializers, reference
-from ..inputs import check_int
+from ..checks import check_int
 from .base import ActivatedLayer, LayerPlan, Parameter
 
 

@@ -15,15 +15,8 @@ from .. import reference
 from ..backend import xp
 from ..functional.batchnorm import batch_moments, batchnorm_backward, batchnorm_forward
 from ..functional.dropout import dropout_backward, dropout_forward
-from ..inputs import check_int
+from ..checks import check_int, check_seed
 from .base import BuiltinLayer, Parameter, LayerPlan
-
-
-def _check_seed(seed: Any) -> int | None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(
-            f"Received an invalid value for seed, expected None or a non-negative integer. Received: seed={seed!r}")
-    return None if seed is None else int(seed)
 
 
 class Dropout(BuiltinLayer):
@@ -42,7 +35,7 @@ class Dropout(BuiltinLayer):
             raise ValueError(
                 f"Received an invalid value for rate, expected a number in [0, 1). Received: rate={rate!r}")
         self.rate = float(rate)
-        self.seed = _check_seed(seed)
+        self.seed = check_seed(seed)
         self.rng = np.random.default_rng(self.seed)
         self._mask = None
 
