@@ -22,13 +22,16 @@ a line of code (`epochs=100,  # test: epochs=2`):
                                   number, a string or a name.
                                   Shell: the option `--NAME` (underscores written as dashes)
                                   takes VALUE: replaced where the command has it, appended
-                                  where it does not (`# test: epochs=1` -> `--epochs 1`).
+                                  where it does not but its sub-command takes it (asked of
+                                  scratchcnn.cli's parser), else left out
+                                  (`# test: epochs=1` -> `--epochs 1`).
 
 Each NAME a directive gives must occur in its Python block, so a cut-down cannot go
 stale without failing. A page whose whole run takes more than a few seconds carries the
 HTML comment `<!-- test: slow -->` anywhere in its text: its test is then marked
 `slow` (not run by `python -m pytest -m "not slow"`).
 """
+import argparse
 import os
 import re
 import shlex
@@ -104,8 +107,9 @@ def shell_commands(code):
     return commands
 
 
-def cut_down_command(command, values):
-    """Set each `--NAME VALUE` option of one command, replacing its value or appending the option."""
+def cut_down_command(command, values, accepts=lambda words, option: True):
+    """Set each `--NAME VALUE` option of one command: its value replaced where the command has the option,
+    the option appended where `accepts(words, option)` says the command takes it, else left out."""
     words = shlex.split(command, comments=True)
     for name, value in values.items():
         option = "--" + name.replace("_", "-")
@@ -113,9 +117,19 @@ def cut_down_command(command, values):
             words[words.index(option) + 1] = value
         elif any(word.startswith(option + "=") for word in words):
             words = [f"{option}={value}" if word.startswith(option + "=") else word for word in words]
-        else:
+        elif accepts(words, option):
             words += [option, value]
     return words
+
+
+def cli_accepts(words, option):
+    """Whether the `scratchcnn` sub-command in words (words[1]) takes `option`, asked of the CLI's own parser."""
+    from scratchcnn.cli import build_parser
+
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction) and len(words) > 1 and words[1] in action.choices:
+            return option in action.choices[words[1]]._option_string_actions
+    return False
 
 
 def page_param(path):
@@ -176,7 +190,7 @@ def test_every_cli_command_of_the_cli_page_runs(tmp_path):
         if skip:
             continue
         for command in shell_commands(code):
-            words = cut_down_command(command, values)
+            words = cut_down_command(command, values, cli_accepts)
             result = subprocess.run([sys.executable, "-m", "scratchcnn", *words[1:]], cwd=tmp_path,
                                     env=environment, capture_output=True, text=True, timeout=600)
             assert result.returncode == 0, (f"docs/cli.md, block at line {first_line}: {shlex.join(words)} exited "
@@ -222,3 +236,6 @@ def test_shell_commands_are_joined_and_cut_down():
     words = cut_down_command(shell_commands(code)[0], {"epochs": "1", "limit": "256"})
     assert words == ["scratchcnn", "experiment", "mnist", "--epochs", "1", "--out", "runs/mnist", "--limit", "256"]
     assert cut_down_command("scratchcnn train xor --batch-size=8", {"batch_size": "2"})[-1] == "--batch-size=2"
+    summary = cut_down_command("scratchcnn summary a.model", {"epochs": "1"}, cli_accepts)
+    assert summary == ["scratchcnn", "summary", "a.model"]  # summary takes no --epochs
+    assert cli_accepts(["scratchcnn", "experiment", "xor"], "--limit")

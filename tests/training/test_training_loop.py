@@ -1,4 +1,4 @@
-"""Network.train's issue-6 options: validation_split, weight decay, resuming, verbosity, and plotting its History."""
+"""Network.train's options: validation_split, weight decay, resuming, verbosity, and plotting its History."""
 import os
 
 import numpy as np

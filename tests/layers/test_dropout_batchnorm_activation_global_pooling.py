@@ -1,4 +1,4 @@
-"""Dropout, BatchNorm, Activation and GlobalAveragePooling (issue 6).
+"""Dropout, BatchNorm, Activation and GlobalAveragePooling.
 
 Finite-difference gradients in float64, PyTorch as the oracle (BatchNorm's running
 statistics included), shapes and parameter counts, dropout's randomness and its
