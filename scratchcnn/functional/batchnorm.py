@@ -29,7 +29,7 @@ def batch_moments(x, total=None):
     """x (N, C, ...) -> per-channel mean (C,), biased variance (C,) and the count m of values per channel.
 
     When x is one shard of a batch split across threads, `total(array)` returns the
-    array summed over every shard (see sharded.py), and the moments are the whole
+    array summed over every shard (engine/threads.py: ShardSum), and the moments are the whole
     batch's: mean first, then the squared deviations from it (two passes, as x.var does).
     """
     total = _whole if total is None else total

@@ -61,7 +61,7 @@ def maxpool2d_forward(x, size, stride, relu=False, workspace=None):
     The forward pass only takes maxima (NaN propagates); which element of a window
     won is worked out in the backward pass, from the input and the maxima it caches.
     `relu` applies a previous layer's ReLU after the maxima rather than before (they
-    commute; adjacent.py): a quarter of the values, and raw values seldom tie.
+    commute; engine/plan.py): a quarter of the values, and raw values seldom tie.
     `workspace` (a Workspace) lends the scratch memory, and inside transient_outputs()
     the output's too (workspace.py).
     """
