@@ -21,6 +21,7 @@ def repository():
         pytest.skip("needs a git checkout with a commit")
 
 
+@pytest.mark.slow
 def test_times_both_builds_and_removes_its_worktrees(repository):
     before = git("worktree", "list")
     result = subprocess.run([sys.executable, SCRIPT, "HEAD", "HEAD", "--net", "A", "--mode", "predict", "--batch-size",
@@ -33,6 +34,7 @@ def test_times_both_builds_and_removes_its_worktrees(repository):
     assert git("worktree", "list") == before
 
 
+@pytest.mark.slow
 def test_in_process_imports_both_builds_into_one_process_and_times_each_round(repository):
     before = git("worktree", "list")
     result = subprocess.run([sys.executable, SCRIPT, "HEAD", "HEAD", "--net", "A", "--mode", "predict",

@@ -3,10 +3,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "benchmarks", "conv_products.py")
 
 
+@pytest.mark.slow
 def test_prints_a_rate_for_every_convolution():
     result = subprocess.run([sys.executable, SCRIPT, "--repeats", "1"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

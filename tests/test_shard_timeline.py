@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from benchmark_scripts import ROOT, load_script, script_path
 
 SCRIPT = script_path("shard_timeline")
@@ -18,6 +20,7 @@ def test_one_pass_per_shard_and_step(monkeypatch):
             assert wall > 0 and cpu > 0
 
 
+@pytest.mark.slow
 def test_prints_both_passes():
     result = subprocess.run([sys.executable, SCRIPT, "--net", "D", "--batch-size", "32", "--steps", "2"], cwd=ROOT,
                             capture_output=True, text=True)

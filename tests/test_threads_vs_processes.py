@@ -2,11 +2,14 @@
 import subprocess
 import sys
 
+import pytest
+
 from benchmark_scripts import ROOT, load_script, script_path
 
 SCRIPT = script_path("threads_vs_processes")
 
 
+@pytest.mark.slow
 def test_every_round_times_each_setting_and_restores_the_thread_count(monkeypatch):
     module = load_script(monkeypatch, "threads_vs_processes")
     from scratchcnn import parallel
@@ -18,6 +21,7 @@ def test_every_round_times_each_setting_and_restores_the_thread_count(monkeypatc
     assert parallel.get_num_threads() == before
 
 
+@pytest.mark.slow
 def test_prints_the_three_settings():
     result = subprocess.run([sys.executable, SCRIPT, "--net", "D", "--images", "16", "--rounds", "2"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)

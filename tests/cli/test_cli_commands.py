@@ -35,6 +35,7 @@ def test_experiment_xor_writes_model_log_report_pictures_and_results(tmp_path, c
     assert (out / "xor.model").exists()
 
 
+@pytest.mark.slow
 def test_experiment_mnist_limited_then_summary_evaluate_and_predict(tmp_path, capsys):
     out = tmp_path / "mnist"
     assert main(["experiment", "mnist", "--epochs", "1", "--limit", "96", "--batch-size", "32",
@@ -79,6 +80,7 @@ def _write_photo_folder(root, per_class=10):
             Image.fromarray(pixels).save(folder / f"{name}.{i}.jpg")
 
 
+@pytest.mark.slow
 def test_catsdogs_report_on_a_tiny_folder_and_predict_a_file(tmp_path, capsys):
     photos = tmp_path / "photos"
     _write_photo_folder(photos)
@@ -93,6 +95,7 @@ def test_catsdogs_report_on_a_tiny_folder_and_predict_a_file(tmp_path, capsys):
     assert line.startswith(str(photos / "cats" / "cats.0.jpg")) and ("cats" in line.split(": ")[1] or "dogs" in line)
 
 
+@pytest.mark.slow
 def test_catsdogs_recipe_on_a_tiny_folder(tmp_path, capsys):
     photos = tmp_path / "photos"
     _write_photo_folder(photos)

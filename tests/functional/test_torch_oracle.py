@@ -73,6 +73,7 @@ def check_conv2d(torch, close, n, c, h, w, f, k, stride, padding, seed):
     close(f"{op} dbias", dbias, tbias.grad)
 
 
+@pytest.mark.slow
 @FUNCTIONAL
 @given(n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 10), w=st.integers(1, 10), f=st.integers(1, 4),
        k=st.integers(1, 5), stride=st.integers(1, 3), padding=st.integers(0, 2), seed=seeds)

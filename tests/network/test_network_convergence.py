@@ -4,6 +4,7 @@ The report's epochs and learning rates are kept as they are (per-sample SGD, tho
 epochs): each run takes seconds, three seeds each.
 """
 import numpy as np
+import pytest
 
 from scratchcnn import ConvLayer, Dense, Flatten, MultiClassDense, Network, PoolingLayer
 from scratchcnn.datasets.synthetic import four_bit_dataset, xor_dataset
@@ -35,11 +36,13 @@ def four_bit_accuracy(seed):
     return network.evaluate(X, y, categorical_crossentropy)[2]
 
 
+@pytest.mark.slow
 def test_xor_is_learnt_for_most_seeds():
     accuracies = {seed: xor_accuracy(seed) for seed in (0, 1, 2)}
     assert sum(accuracy == 1.0 for accuracy in accuracies.values()) >= 2, accuracies
 
 
+@pytest.mark.slow
 def test_four_bit_classes_are_learnt_for_most_seeds():
     accuracies = {seed: four_bit_accuracy(seed) for seed in (0, 1, 2)}
     assert sum(accuracy == 1.0 for accuracy in accuracies.values()) >= 2, accuracies

@@ -81,6 +81,7 @@ def optimizer_arrays(network):
     return [value for state in network.optimizer.state for _, value in sorted(state.items())]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
 def test_sigkill_mid_epoch_then_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     """The child reports each epoch's start (after the previous epoch's checkpoint is written), then waits mid-epoch."""

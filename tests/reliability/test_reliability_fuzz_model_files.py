@@ -213,6 +213,7 @@ def outcome(path):
     return "loaded"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="the hang guard needs SIGALRM")
 def test_mutated_model_files_load_correctly_or_raise_model_file_error(model_bytes, tmp_path, record_property):
     anatomy = Anatomy(model_bytes)
