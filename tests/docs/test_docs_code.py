@@ -27,9 +27,11 @@ a line of code (`epochs=100,  # test: epochs=2`):
                                   (`# test: epochs=1` -> `--epochs 1`).
 
 Each NAME a directive gives must occur in its Python block, so a cut-down cannot go
-stale without failing. A page whose whole run takes more than a few seconds carries the
-HTML comment `<!-- test: slow -->` anywhere in its text: its test is then marked
-`slow` (not run by `python -m pytest -m "not slow"`).
+stale without failing. A page whose Python takes more than about a second to run carries
+the HTML comment `<!-- test: slow -->` anywhere in its text: its test is then marked
+`slow` (not run by `python -m pytest -m "not slow"`). The CLI page's test, a subprocess
+per command, is always `slow`. A ```python block is code that runs; a fragment that
+cannot run alone belongs in a ```text block (or is skipped, saying why).
 """
 import argparse
 import os
@@ -177,6 +179,7 @@ def test_python_blocks_of_the_page_run(page, docs_environment):
     assert ran or all(directives(code)[0] for _, code in blocks)
 
 
+@pytest.mark.slow
 def test_every_cli_command_of_the_cli_page_runs(tmp_path):
     page = ROOT / "docs" / "cli.md"
     if not page.exists():
@@ -198,10 +201,6 @@ def test_every_cli_command_of_the_cli_page_runs(tmp_path):
             ran += 1
     if not ran:
         pytest.skip("docs/cli.md shows no `scratchcnn ...` command outside skipped blocks")
-
-
-if (ROOT / "docs" / "cli.md").exists() and SLOW_PAGE in (ROOT / "docs" / "cli.md").read_text(encoding="utf-8"):
-    test_every_cli_command_of_the_cli_page_runs = pytest.mark.slow(test_every_cli_command_of_the_cli_page_runs)
 
 
 # -- the harness itself ----------------------------------------------------------------
