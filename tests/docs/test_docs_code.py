@@ -12,7 +12,9 @@ Shell. Each line of a ```bash or ```sh block of docs/cli.md that starts with `sc
 and must exit 0. Other lines (pip, python ..., comments) do not run.
 
 Cut-downs: a comment inside the block it applies to, on a line of its own or at the end of
-a line of code (`epochs=100,  # test: epochs=2`):
+a line (`epochs=100,  # test: epochs=2`). In Python it applies to the whole block either
+way; in a shell block, one on a line of its own applies to every command of the block,
+one at the end of a command line to that command alone:
 
     # test: skip REASON           the block does not run; say why (it needs MPI, a browser,
                                   or minutes of training). Use sparingly.
@@ -109,6 +111,17 @@ def shell_commands(code):
     return commands
 
 
+def shell_steps(code):
+    """[(command, skip reason or None, {NAME: VALUE})] of a shell block: a directive on a line of its own applies
+    to every command of the block, one at the end of a command line to that command (and wins)."""
+    block_skip, block_values = directives("\n".join(line for line in code.splitlines() if line.strip().startswith("#")))
+    steps = []
+    for command in shell_commands(code):
+        line_skip, line_values = directives(command)
+        steps.append((command, line_skip or block_skip, {**block_values, **line_values}))
+    return steps
+
+
 def cut_down_command(command, values, accepts=lambda words, option: True):
     """Set each `--NAME VALUE` option of one command: its value replaced where the command has the option,
     the option appended where `accepts(words, option)` says the command takes it, else left out."""
@@ -134,9 +147,20 @@ def cli_accepts(words, option):
     return False
 
 
+# Pages whose code does not run as it stands, each with what it needs. The mark is a strict xfail: once the page
+# runs, its test fails until the entry is removed, so an entry cannot outlive its reason.
+PAGES_TO_FIX = {
+    "docs/serving.md": "its python blocks load runs/mnist/mnist.model, which no block of the page writes, and one "
+                       "starts a server in the foreground: they need a block that makes the model, or '# test: skip'",
+}
+
+
 def page_param(path):
-    slow = path.exists() and SLOW_PAGE in path.read_text(encoding="utf-8")
-    return pytest.param(path, id=str(path.relative_to(ROOT)), marks=[pytest.mark.slow] if slow else [])
+    name = str(path.relative_to(ROOT))
+    marks = [pytest.mark.slow] if path.exists() and SLOW_PAGE in path.read_text(encoding="utf-8") else []
+    if name in PAGES_TO_FIX:
+        marks.append(pytest.mark.xfail(strict=True, reason=PAGES_TO_FIX[name]))
+    return pytest.param(path, id=name, marks=marks)
 
 
 # -- running them ----------------------------------------------------------------------
@@ -189,10 +213,9 @@ def test_every_cli_command_of_the_cli_page_runs(tmp_path):
                    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     ran = 0
     for first_line, code in code_blocks(text, {"bash", "sh", "shell", "console"}):
-        skip, values = directives(code)
-        if skip:
-            continue
-        for command in shell_commands(code):
+        for command, skip, values in shell_steps(code):
+            if skip:
+                continue
             words = cut_down_command(command, values, cli_accepts)
             result = subprocess.run([sys.executable, "-m", "scratchcnn", *words[1:]], cwd=tmp_path,
                                     env=environment, capture_output=True, text=True, timeout=600)
@@ -233,6 +256,9 @@ def test_shell_commands_are_joined_and_cut_down():
     assert shell_commands(code) == ["scratchcnn experiment mnist --epochs 3 --out runs/mnist",
                                     "scratchcnn summary a.model"]
     words = cut_down_command(shell_commands(code)[0], {"epochs": "1", "limit": "256"})
+    steps = shell_steps("# test: limit=8\nscratchcnn experiment xor  # test: epochs=2\nscratchcnn serve m  # test: skip a server\n")
+    assert steps == [("scratchcnn experiment xor  # test: epochs=2", None, {"limit": "8", "epochs": "2"}),
+                     ("scratchcnn serve m  # test: skip a server", "a server", {"limit": "8"})]
     assert words == ["scratchcnn", "experiment", "mnist", "--epochs", "1", "--out", "runs/mnist", "--limit", "256"]
     assert cut_down_command("scratchcnn train xor --batch-size=8", {"batch_size": "2"})[-1] == "--batch-size=2"
     summary = cut_down_command("scratchcnn summary a.model", {"epochs": "1"}, cli_accepts)
