@@ -7,6 +7,7 @@ from benchmark_scripts import load_script
 pytest.importorskip("PIL")
 
 
+@pytest.mark.slow
 def test_the_memory_benchmark_reports_every_mode(monkeypatch, tmp_path, capsys):
     script = load_script(monkeypatch, "lazy_folder_memory")
     script.main(["--images", "24", "--size", "16", "--batch-size", "5", "--json", str(tmp_path / "memory.json")])

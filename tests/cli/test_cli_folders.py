@@ -65,6 +65,7 @@ def test_train_on_a_folder_saves_a_model_with_its_input_shape_class_names_log_an
     assert len((out / "train_log.txt").read_text().splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_two_classes_train_a_sigmoid_unit_with_binary_cross_entropy(tmp_path, capsys):
     photos = write_photos(tmp_path / "pets", classes=("cats", "dogs"))
     status, out, _ = run(capsys, *train_args(photos, tmp_path / "out", "--size", "10x14", "--color", "gray",
@@ -77,6 +78,7 @@ def test_two_classes_train_a_sigmoid_unit_with_binary_cross_entropy(tmp_path, ca
     assert json.loads((tmp_path / "out" / "results.json").read_text())["validation_samples"] == 6
 
 
+@pytest.mark.slow
 def test_a_model_file_as_net_trains_further_from_its_weights(trained, tmp_path, capsys):
     photos, model = trained
     status, out, _ = run(capsys, "train", "--data", photos, "--net", model, "--epochs", "1", "--lr", "1e-9",
@@ -88,6 +90,7 @@ def test_a_model_file_as_net_trains_further_from_its_weights(trained, tmp_path, 
         np.testing.assert_allclose(a, b, atol=1e-6)  # lr 1e-9: still the model's weights, not new ones
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("wrap", [lambda layers: layers, lambda layers: {"layers": layers, "dtype": "float32"}],
                          ids=["list", "object"])
 def test_a_json_network_config_as_net(trained, tmp_path, capsys, wrap):

@@ -81,6 +81,7 @@ def test_conv2d_matches_torch(torch, close, n, c, h, w, f, k, stride, padding, s
     check_conv2d(torch, close, n, c, h, w, f, k, stride, padding, seed)
 
 
+@pytest.mark.slow
 @FUNCTIONAL
 @given(n=st.integers(1, 3), c=st.integers(8, 12), h=st.integers(8, 20), w=st.integers(5, 12), f=st.integers(1, 5),
        k=st.integers(4, 7), stride=st.sampled_from([1, 2]), padding=st.integers(0, 2), seed=seeds)
@@ -90,6 +91,7 @@ def test_conv2d_by_winograd_matches_torch(torch, close, n, c, h, w, f, k, stride
     check_conv2d(torch, close, n, c, h, w, f, k, stride, padding, seed)
 
 
+@pytest.mark.slow
 @FUNCTIONAL
 @given(mode=st.sampled_from(["max", "avg"]), n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 10),
        w=st.integers(1, 10), size=st.integers(1, 4), stride=st.integers(1, 4), seed=seeds)
@@ -178,6 +180,7 @@ def test_activation_matches_torch(torch, close, name):
     check()
 
 
+@pytest.mark.slow
 @FUNCTIONAL
 @given(n=st.integers(1, 8), num_classes=st.integers(2, 10), seed=seeds)
 def test_softmax_crossentropy_matches_torch_cross_entropy(torch, close, n, num_classes, seed):
@@ -265,6 +268,7 @@ def compare_layer(torch, close, op, layer, module, x, rng, weighted=None, weight
         close(f"{op} grad {param.name}", param.grad, theirs)
 
 
+@pytest.mark.slow
 @LAYERS
 @given(activation=st.sampled_from(ACTIVATION_NAMES), n=st.integers(1, 3), depth=st.integers(1, 3),
        num_filters=st.integers(1, 4), size=st.integers(3, 9), filter_size=st.integers(1, 4),

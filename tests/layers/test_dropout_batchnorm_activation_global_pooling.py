@@ -231,6 +231,7 @@ def test_global_average_pooling_gradient_matches_finite_differences():
 # PyTorch as the oracle (float64)
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(n=st.integers(2, 4), c=st.integers(1, 4), hw=st.sampled_from([None, (1, 1), (3, 2), (5, 5)]),
        seed=st.integers(0, 2**32 - 1))

@@ -55,6 +55,7 @@ def test_serve_without_fastapi_says_how_to_install_it(tmp_path, monkeypatch, cap
         main(["serve", str(tmp_path / "digits.model")])
 
 
+@pytest.mark.slow
 def test_serve_load_benchmark_checks_every_answer():
     """Also runs `scratchcnn serve MODEL --port 0` in a subprocess, which prints its URL once it listens."""
     result = subprocess.run([sys.executable, script_path("serve_load"), "--requests", "24", "--concurrency", "8"],
