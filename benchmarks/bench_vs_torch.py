@@ -12,7 +12,7 @@ scratchcnn/torch of images per second is the median over the rounds. scratchcnn 
 timed through its public API (`Network.train` for one epoch, `Network.predict`), so
 input checks, shuffling, the loss and the metrics are all included. The "augment"
 section times the `mnist` recipe's epoch with and without its on-the-fly augmentation
-(scratchcnn only, real MNIST images). See README.md.
+(scratchcnn only, real MNIST images). The figures and how to read them: docs/performance.md.
 
 Each case also prints the page faults per image the process took during each library's
 timed runs. Both allocate through glibc, whose handling of large arrays (a fresh mapping,
@@ -50,7 +50,7 @@ PROTOCOL_TARGET_S = 30.0
 FULL_EPOCH_RSS_TARGET_MIB = 1024.0
 AUGMENT_RECIPE = "mnist"
 AUGMENT_IMAGES = {"full": 4096, "quick": 512, "smoke": 128}  # real MNIST images per timing; smoke: hidden --smoke
-AUGMENT_TARGET_PERCENT = 15.0                   # issue 6: augmentation slows an epoch by at most 15 %
+AUGMENT_TARGET_PERCENT = 15.0                   # augmentation may slow an epoch by at most 15 %
 
 # What --only can select; --quick runs QUICK_SECTIONS unless --only names others.
 SECTIONS = ("train", "predict", "protocol", "full-epoch", "augment")

@@ -68,7 +68,7 @@ def _batch_size(y_pred: np.ndarray) -> int:
     return y_pred.shape[0] if y_pred.ndim > 1 else 1
 
 
-# The fused gradients take the batch's size: a training step split across threads (sharded.py) computes each
+# The fused gradients take the batch's size: a training step split across threads (engine/threads.py) computes each
 # shard's rows where they run, and every row is divided by the whole batch's size, as in the unsplit step.
 def _softmax_cce_gradient(y_true: np.ndarray, p: np.ndarray, batch_size: int | None = None) -> np.ndarray:
     return (p - y_true) / (_batch_size(p) if batch_size is None else batch_size)

@@ -5,7 +5,7 @@ NumPy's BLAS matmuls use several cores, but its element-wise loops and copies
 thread, with BLAS held to a single thread inside each, keeps every core busy with
 all of the work. NumPy releases the GIL inside those loops, so Python threads are
 enough. Inference is sharded, and so are the forward and backward passes of a
-training step (sharded.py: the loss, the gradient sum and the update stay on one
+training step (engine/threads.py: the gradient sum and the update stay on one
 thread; layers that mix samples, as BatchNorm does, sum their statistics across shards).
 
 The thread count follows the BLAS library's (so OPENBLAS_NUM_THREADS=1 means one

@@ -149,10 +149,7 @@ def cli_accepts(words, option):
 
 # Pages whose code does not run as it stands, each with what it needs. The mark is a strict xfail: once the page
 # runs, its test fails until the entry is removed, so an entry cannot outlive its reason.
-PAGES_TO_FIX = {
-    "docs/serving.md": "its python blocks load runs/mnist/mnist.model, which no block of the page writes, and one "
-                       "starts a server in the foreground: they need a block that makes the model, or '# test: skip'",
-}
+PAGES_TO_FIX: dict[str, str] = {}
 
 
 def page_param(path):
