@@ -1,12 +1,17 @@
 """Optimisers see only a list of Parameters (value + grad), never the layers: PyTorch's split."""
+from __future__ import annotations
+
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .backend import xp
 from .checks import check_float
 
+if TYPE_CHECKING:
+    from .layers.base import Parameter
 
-def check_learning_rate(lr):
+
+def check_learning_rate(lr: float) -> float:
     """A positive, finite learning rate, or ValueError naming it."""
     return check_float("learning_rate", lr, 0.0, low_inclusive=False)
 
@@ -14,7 +19,7 @@ def check_learning_rate(lr):
 class Optimizer:
     """Base class: holds the parameter list, the learning rate `lr`, and per-parameter state."""
 
-    def __init__(self, parameters, lr):
+    def __init__(self, parameters: Iterable[Parameter], lr: float) -> None:
         self.parameters = list(parameters)
         if not self.parameters:
             raise ValueError("Received an empty parameter list, expected at least one Parameter to optimise.")
@@ -22,11 +27,11 @@ class Optimizer:
         self.state: list[dict[str, Any]] = [{} for _ in self.parameters]
         self.iterations = 0
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         for param in self.parameters:
             param.grad = xp.zeros_like(param.value)
 
-    def step(self):
+    def step(self) -> None:
         self.iterations += 1
         for param, state in zip(self.parameters, self.state):
             self._update(param, state)
@@ -34,15 +39,15 @@ class Optimizer:
     def _update(self, param, state):
         raise NotImplementedError
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """{'config', 'iterations', 'arrays': {'<index>.<name>': array}} for saving."""
         arrays = {f"{i}.{key}": value for i, state in enumerate(self.state) for key, value in state.items()}
         return {"config": self.get_config(), "iterations": self.iterations, "arrays": arrays}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.iterations = int(state_dict["iterations"])
         self.state = [{} for _ in self.parameters]
         for key, value in state_dict["arrays"].items():
@@ -59,7 +64,8 @@ class SGD(Optimizer):
         w = w - lr * g
     """
 
-    def __init__(self, parameters, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, parameters: Iterable[Parameter], lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(parameters, lr)
         self.momentum = check_float("momentum", momentum, 0.0)
         self.weight_decay = check_float("weight_decay", weight_decay, 0.0)
@@ -80,7 +86,7 @@ class SGD(Optimizer):
             g = g + self.momentum * buf if self.nesterov else buf
         param.value -= (self.lr * g).astype(param.value.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"class": "SGD", "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
                 "weight_decay": self.weight_decay}
 
@@ -93,8 +99,8 @@ class Adam(Optimizer):
         w = w - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
     """
 
-    def __init__(self, parameters, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled_weight_decay=False):
+    def __init__(self, parameters: Iterable[Parameter], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False) -> None:
         super().__init__(parameters, lr)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"Received an invalid value for betas, expected a pair (beta1, beta2). Received: betas={betas!r}")
@@ -122,7 +128,7 @@ class Adam(Optimizer):
         denom = xp.sqrt(v) / math.sqrt(1 - beta2 ** t) + self.eps
         param.value -= ((self.lr / (1 - beta1 ** t)) * m / denom).astype(param.value.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"class": "Adam", "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
                 "weight_decay": self.weight_decay, "decoupled_weight_decay": self.decoupled_weight_decay}
 
@@ -137,7 +143,8 @@ class RMSprop(Optimizer):
         w = w - lr g / d                                 otherwise
     """
 
-    def __init__(self, parameters, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    def __init__(self, parameters: Iterable[Parameter], lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
         super().__init__(parameters, lr)
         self.alpha = check_float("alpha", alpha, 0.0, 1.0)
         self.eps = check_float("eps", eps, 0.0)
@@ -177,7 +184,7 @@ class RMSprop(Optimizer):
             step = g / denom
         param.value -= (self.lr * step).astype(param.value.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"class": "RMSprop", "lr": self.lr, "alpha": self.alpha, "eps": self.eps,
                 "weight_decay": self.weight_decay, "momentum": self.momentum, "centered": self.centered}
 
@@ -188,7 +195,7 @@ OPTIMIZERS = {"SGD": SGD, "Adam": Adam, "RMSprop": RMSprop}
 OPTIMIZER_NAMES: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
-def from_config(parameters, config):
+def from_config(parameters: Iterable[Parameter], config: dict[str, Any]) -> Optimizer:
     """Rebuild an optimiser over `parameters` from get_config()'s dict."""
     config = dict(config)
     name = config.pop("class", None)
