@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 
+from .distributed import DistributedError
 from .experiments import RECIPES, run_experiment
 
 
@@ -27,13 +28,16 @@ def _add_training_options(parser):
                         help="keep only the first N samples of each split (a quick trial run)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
                         help="0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a terminal, else 2)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="one of the processes of an MPI job (mpiexec -n N scratchcnn ...): each takes its share "
+                             "of every batch of --batch-size rows; process 0 writes the files (docs/distributed.md)")
 
 
 def _experiment(args):
     run_experiment(args.name, args.out or os.path.join("runs", args.name), epochs=args.epochs,
                    batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed, data_path=args.data,
                    verbose=_default_verbose() if args.verbose is None else args.verbose, limit=args.limit,
-                   optimizer=args.optimizer)
+                   optimizer=args.optimizer, distributed=args.distributed)
 
 
 def _load(path):
@@ -159,8 +163,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, DistributedError) as error:
         print(f"scratchcnn: error: {error}", file=sys.stderr)
+        if getattr(args, "distributed", False):  # the other processes of the MPI job may be waiting for this one
+            from .distributed import abort
+            abort(2)
         return 2
     return 0
 

@@ -151,17 +151,25 @@ class Network:
         grad_input = self._passes.backward(grad_output[None] if self._unbatched else grad_output, from_logits)
         return grad_input[0] if (self._unbatched and grad_input is not None) else grad_input
 
-    def predict(self, X, batch_size=256):
-        """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X."""
+    def predict(self, X, batch_size=256, distributed=False):
+        """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X.
+
+        With distributed=True (every process of an MPI job calls it with the same X), each
+        process computes its share of the rows and every one returns all the outputs.
+        """
         batch_size = check_int("batch_size", batch_size)
         X = self._prepare_inputs(X, "X", allow_unbatched=True, check_values=False)
         if X.ndim == self._sample_ndim():
-            return self._predict_batches(X[None], batch_size, "X")[0]
-        return self._predict_batches(X, batch_size, "X")
+            return self._predict_batches(X[None], batch_size, "X", distributed)[0]
+        return self._predict_batches(X, batch_size, "X", distributed)
 
-    def _predict_batches(self, X, batch_size, name=None):
+    def _predict_batches(self, X, batch_size, name=None, distributed=False):
         """Outputs for a shape-checked batch X, batch_size samples at a time, spread over the threads
         (engine/threads.py); with `name`, each piece of X is checked for NaN and inf just before it runs."""
+        if distributed:  # each process of an MPI job computes its rows; all of them get every output
+            from .distributed import connect
+            return connect(distributed).gather_rows(X, lambda rows: self._predict_batches(rows, batch_size, name),
+                                                    self.output_shapes(X.shape[1:])[-1][1], self.dtype)
         outputs = xp.empty((len(X), *self.output_shapes(X.shape[1:])[-1][1]), dtype=self.dtype)
         threads = 1
         if self.engine == "fast" and all(isinstance(layer, BuiltinLayer) for layer in self.layers):
@@ -190,20 +198,20 @@ class Network:
         """
         self._plans = {}
 
-    def evaluate(self, X, y, loss_fn, batch_size=256):
-        """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report."""
+    def evaluate(self, X, y, loss_fn, batch_size=256, distributed=False):
+        """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report (distributed: see predict)."""
         if not callable(loss_fn):
             raise ValueError(f"Received a loss_fn that is not callable, expected e.g. categorical_crossentropy. "
                              f"Received: loss_fn={loss_fn!r}")
         X = self._prepare_inputs(X, "X", check_values=False)
-        outputs = self._predict_batches(X, check_int("batch_size", batch_size), "X")
+        outputs = self._predict_batches(X, check_int("batch_size", batch_size), "X", distributed)
         y = prepare_targets(y, outputs.shape[-1] if outputs.ndim > 1 else 1, len(outputs), self.dtype)
         return outputs, float(loss_fn(y, outputs)), metrics.accuracy(y, outputs)
 
     # -- training -------------------------------------------------------------
     def train(self, X, y, epochs, learning_rate, loss_fn, loss_fn_derivative, log_file="default_log.txt",
               val_X=None, val_y=None, *, batch_size=1, optimizer="sgd", shuffle=True, seed=None, verbose=1,
-              callbacks=None, initial_epoch=0, validation_split=0.0, augment=None, checkpoint=None):
+              callbacks=None, initial_epoch=0, validation_split=0.0, augment=None, checkpoint=None, distributed=False):
         """Train on X (N, *input_shape) and labels y; returns a History. The loop is scratchcnn/training.py.
 
         The positional arguments are the report's. `batch_size` defaults to 1 (the
@@ -219,7 +227,15 @@ class Network:
         A NaN or inf loss stops training with a warning naming the epoch and batch,
         and puts back the weights and optimiser state of the last complete epoch;
         so does Ctrl-C (KeyboardInterrupt). `network.stop_reason` says why it stopped.
+
+        `distributed=True` trains on every process of an MPI job (`mpiexec -n N python script.py`, each
+        process with the same arguments and data): `batch_size` is the whole step's, and each process
+        takes its share of the rows (docs/distributed.md).
         """
+        world = None
+        if distributed:  # from here on, an error on this process ends every process of the job (scratchcnn/distributed)
+            from .distributed import connect
+            world = connect(distributed)
         X, y, validation = self._training_data(X, y, val_X, val_y, validation_split)
         settings = training.Settings(check_int("epochs", epochs), check_int("batch_size", batch_size))
         settings.initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
@@ -233,11 +249,16 @@ class Network:
         self._check_loss(loss_fn, loss_fn_derivative, y)
         loss = losses.Loss(loss_fn, loss_fn_derivative, getattr(self.layers[-1], "activation", None))
         settings.seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else as_seed(seed)
+        if world is not None and seed is None:
+            settings.seed = world.broadcast(settings.seed)  # process 0's draw, for every process
         if not self.trained:
             self.initialize(settings.seed)
         self.optimizer = self._make_optimizer(optimizer, learning_rate)
         callbacks = training.make_callbacks(self, callbacks, verbose, log_file, checkpoint, settings.epochs,
                                             -(-len(X) // settings.batch_size), settings.initial_epoch)
+        if world is not None:
+            from .distributed.training import fit
+            return fit(world, self, X, y, validation, loss, settings, callbacks)
         shards = self._plan(X.shape[1:], "train", training.thread_count(self, loss, settings.batch_size))
         return training.fit(self, X, y, validation, loss, settings, callbacks, shards)
 
