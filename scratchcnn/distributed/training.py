@@ -32,6 +32,7 @@ def fit(world, network, X, y, validation, loss, settings, callbacks):
 
     `callbacks` is make_callbacks's list (History first). An error on one process that the
     processes did not meet over ends the job (world.abort), so none is left waiting.
+    The History's `gradient_allreduce` says how many steps summed how many bytes in how many seconds.
     """
     with parallel.limited_threads(world.threads):
         shards = DistributedShards(world, network._plan(X.shape[1:], "train", thread_count(world, network, loss,
@@ -45,6 +46,8 @@ def fit(world, network, X, y, validation, loss, settings, callbacks):
             history = training.fit(network, X, y, validation, loss, settings, [callbacks[0], group], shards)
             with world.agree("Ending the training"):
                 group.raise_end_error()
+            history.gradient_allreduce = {"steps": shards.steps, "seconds": shards.seconds,
+                                          "bytes": shards.buffer.nbytes}
             return history
         except DistributedError:
             raise  # raised on every process together: nobody waits

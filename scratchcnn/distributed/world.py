@@ -67,7 +67,12 @@ class World:
     def __init__(self, comm):
         self.mpi = mpi()
         self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
-        self.threads = _thread_budget(self.mpi, comm)
+        self.cores = _cores_share(self.mpi, comm)
+
+    @property
+    def threads(self):
+        """Threads this process uses: set_num_threads's value if it was called, else its share of the cores."""
+        return parallel.chosen_num_threads() or self.cores
 
     def rows(self, count):
         """(start, stop): this process's share of `count` rows, rows [count*r//P, count*(r+1)//P) on process r of P."""
@@ -125,8 +130,8 @@ class World:
         if self.size == 1:
             raise error
         lines = traceback.format_exception(type(error), error, error.__traceback__)
-        sys.stderr.write("".join(lines) + f"scratchcnn: process {self.rank} of {self.size} failed with the error above; "
-                                          "ending every process of the MPI job.\n")
+        sys.stderr.write("".join(lines) + f"scratchcnn: process {self.rank} of {self.size} failed with the error "
+                                          "above; ending every process of the MPI job.\n")
         _flush()
         self.comm.Abort(code)
 
@@ -158,8 +163,10 @@ class Agreement:
         ranks = {}  # error text -> the processes that raised it
         for rank, text in failed:
             ranks.setdefault(text, []).append(str(rank))
-        listed = "; ".join(f"process{'es' if len(who) > 1 else ''} {', '.join(who)}: {text}" for text, who in ranks.items())
-        raise DistributedError(f"{self.what} failed on {len(failed)} of {self.world.size} processes -- {listed}") from error
+        listed = "; ".join(f"process{'es' if len(who) > 1 else ''} {', '.join(who)}: {text}"
+                           for text, who in ranks.items())
+        raise DistributedError(f"{self.what} failed on {len(failed)} of {self.world.size} processes -- "
+                               f"{listed}") from error
 
 
 def checksum(arrays):
@@ -172,12 +179,9 @@ def checksum(arrays):
     return crc
 
 
-def _thread_budget(MPI, comm):
-    """Threads for this process: set_num_threads's value if it was called, else its CPUs shared out among the
-    processes of the job on this machine that may run on them (mpiexec binds each to its own cores, or to none)."""
-    chosen = parallel.chosen_num_threads()
-    if chosen is not None:
-        return chosen
+def _cores_share(MPI, comm):
+    """This process's CPUs shared out among the processes of the job on this machine that may run on them
+    (mpiexec binds each process to its own cores, or leaves them all free to use every core)."""
     local = comm.Split_type(MPI.COMM_TYPE_SHARED)
     try:
         mine = os.sched_getaffinity(0)

@@ -49,7 +49,8 @@ def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=No
         verbose=verbose, augment=recipe.augment, callbacks=callbacks, distributed=distributed)
     seconds = time.perf_counter() - start
     model_path = os.path.join(out_dir, f"{name}.model")
-    test_outputs, test_loss, test_accuracy = network.evaluate(data.test_x, data.test_y, loss_fn, distributed=distributed)
+    test_outputs, test_loss, test_accuracy = network.evaluate(data.test_x, data.test_y, loss_fn,
+                                                              distributed=distributed)
     results = None  # process 0 writes; the others wait to hear that it could
     with world.agree("Writing the model, report and pictures on process 0") if world else nullcontext():
         if world is None or world.rank == 0:

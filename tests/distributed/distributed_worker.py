@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 import scratchcnn
-from scratchcnn.distributed import connect
+from scratchcnn.distributed import DistributedError, connect
 from scratchcnn import (BatchNorm, ConvLayer, Dense, Dropout, Flatten, Layer, MultiClassDense, Network, PoolingLayer,
                         losses)
 from scratchcnn.augmentation import Augmentation
@@ -52,13 +52,14 @@ def decisions():
 
 
 class RanOn(Callback):
-    """Writes ran-on-{rank} in `folder` when training starts: which processes ran a callback."""
+    """Writes ran-{all | zero-only}-on-{rank} in `folder` when training starts: which processes ran a callback."""
 
     def __init__(self, folder, rank, rank_zero_only):
         self.folder, self.rank, self.rank_zero_only = folder, rank, rank_zero_only
 
     def on_train_begin(self, logs=None):
-        open(os.path.join(self.folder, f"ran-{'zero-only' if self.rank_zero_only else 'all'}-on-{self.rank}"), "w").close()
+        name = f"ran-{'zero-only' if self.rank_zero_only else 'all'}-on-{self.rank}"
+        open(os.path.join(self.folder, name), "w").close()
 
 
 class KillAt(Callback):
@@ -132,9 +133,17 @@ def main():
         writers = [RanOn(out, rank, True), RanOn(out, rank, False), CSVLogger(os.path.join(out, "log.csv"))]
         history = train(net, X, y, True, epochs=3, callbacks=decisions() + writers, verbose=2,
                         log_file=os.path.join(out, "train_log.txt"))
-        predicted = [net.predict(X[:rows], distributed=True).tolist() for rows in (7, 2)]  # 2 rows: one process has none
+        predicted = [net.predict(X[:rows], distributed=True).tolist() for rows in (7, 2)]  # 2 rows: a process has none
         _, loss, accuracy = net.evaluate(X, y, CCE[0], distributed=True)
-        save(out, rank, net, history, predicted=predicted, loss=loss, accuracy=accuracy, stop_reason=net.stop_reason)
+        bad = X[:9].copy()
+        bad[8, 0, 0, 0] = np.nan  # in the last process's rows only
+        try:
+            net.predict(bad, distributed=True)
+            nan_error = None
+        except DistributedError as error:
+            nan_error = str(error)
+        save(out, rank, net, history, predicted=predicted, loss=loss, accuracy=accuracy, stop_reason=net.stop_reason,
+             nan_error=nan_error)
     elif args.scenario == "nan-rows":  # one row whose loss is NaN, on one process: every process rolls back alike
         X[5] = 1000
         net = network(first=[NaNRows()])

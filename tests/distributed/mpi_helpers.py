@@ -26,7 +26,8 @@ def find_mpiexec():
 
 
 def mpi_command(processes, *arguments):
-    """mpiexec -n processes python ARGUMENTS, oversubscribing the cores (tests run 3 processes on 2)."""
+    """mpiexec -n processes python ARGUMENTS, oversubscribing the cores (tests run 3 processes on 2; so no process
+    is bound to one core)."""
     root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
     return [find_mpiexec(), *root, "--oversubscribe", "-n", str(processes), "-x", "PYTHONPATH", sys.executable,
             *arguments]

@@ -66,6 +66,7 @@ def test_two_processes_train_exactly_as_one_process_on_two_threads(tmp_path):
             np.testing.assert_allclose(predicted, net.predict(X[:rows]), rtol=1e-5, atol=1e-7)
         _, loss, accuracy = net.evaluate(X, y, worker.CCE[0])
         assert saved["loss"] == pytest.approx(loss, rel=1e-6) and saved["accuracy"] == accuracy
+        assert "failed on 1 of 2 processes -- process 1: ValueError: Received NaN or inf in X" in saved["nan_error"]
 
 
 def test_only_process_zero_writes_the_log_csv_and_progress(tmp_path):
