@@ -1,9 +1,13 @@
 """Data-parallel training on this machine, and what it projects for a cluster.
 
-Run it as two MPI processes free to use every core (mpiexec binds each to one core otherwise):
+Run it as two MPI processes free to use every core (mpiexec binds each to one core otherwise),
+which yield their core while they wait (Open MPI spins otherwise, which on a machine
+shared with other work takes the core from the process it waits for):
 
-    mpiexec --bind-to none -n 2 python benchmarks/distributed.py                # as root: add --allow-run-as-root
-    mpiexec --bind-to none -n 2 python benchmarks/distributed.py --quick --nets C,catsdogs
+    mpiexec --bind-to none --mca mpi_yield_when_idle 1 -n 2 python benchmarks/distributed.py
+    mpiexec --bind-to none --mca mpi_yield_when_idle 1 -n 2 python benchmarks/distributed.py --quick --nets C,catsdogs
+
+(as root, add --allow-run-as-root).
 
 For each network it times one epoch of `Network.train` over random images in three
 settings, interleaved round by round (the order rotating): 1 process x 1 thread, 1
@@ -15,6 +19,7 @@ process included) and alone, then the cost model and its projection (see `projec
 """
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -24,7 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import scratchcnn
-from scratchcnn import zoo
+from scratchcnn import BatchNorm, zoo
 from scratchcnn.distributed import connect
 from scratchcnn.experiments.recipes import RECIPES
 
@@ -122,7 +127,8 @@ def serial_parts(world, case, network, X):
             rng = np.random.default_rng(SEED)
             augment_s = min(_seconds(lambda: augment(X[:batch_size], rng)) for _ in range(5)) if augment else 0.0
             optimizer_s = min(_seconds(network.optimizer.step) for _ in range(5))
-        result = {"augment": augment_s, "optimizer": optimizer_s}
+        syncs = 4 * sum(isinstance(layer, BatchNorm) for layer in network.layers)
+        result = {"augment": augment_s, "optimizer": optimizer_s, "syncs": syncs}
     quiet_barrier(world.comm)
     return world.broadcast(result)
 
@@ -138,10 +144,19 @@ def ring_allreduce_s(processes, nbytes, bandwidth, latency):
     return 2 * (processes - 1) / processes * nbytes / bandwidth + 2 * (processes - 1) * latency
 
 
+def small_allreduce_s(processes, latency):
+    """An all-reduce of a few numbers (BatchNorm's statistics), by recursive doubling: ceil(log2 p) * latency."""
+    return math.ceil(math.log2(processes)) * latency
+
+
 def step_s(processes, batch_size, per_image, serial, nbytes, bandwidth, latency):
     """One step of batch_size images on `processes` processes of one core each: its compute split, its
-    augmentation split, its optimiser step whole, then the all-reduce (none on one process)."""
-    allreduce = ring_allreduce_s(processes, nbytes, bandwidth, latency) if processes > 1 else 0.0
+    augmentation split, its optimiser step whole, then the all-reduces (none on one process): the gradients',
+    and serial["syncs"] small ones (4 per BatchNorm layer: count, mean and variance forward, two sums backward)."""
+    allreduce = 0.0
+    if processes > 1:
+        allreduce = ring_allreduce_s(processes, nbytes, bandwidth, latency)
+        allreduce += serial.get("syncs", 0) * small_allreduce_s(processes, latency)
     return (batch_size * per_image + serial["augment"]) / processes + serial["optimizer"] + allreduce
 
 
@@ -183,12 +198,14 @@ def project(results, table):
     """The cost model: the measured compute per image on one core, the parts of a step that do not split, and a
     ring all-reduce over the stated links; efficiency = T(1) / (p T(p)) at each model's global batch."""
     print("\nCost model (p processes of one core each, global batch B, per step):")
-    print("  T(p) = (B * c + a) / p + o + [p > 1] * (2 (p - 1) / p * bytes / bandwidth + 2 (p - 1) * latency)")
-    print("  c: compute per image on one core (1 x 1 less a and o); a: augmenting B images; o: the optimiser step")
+    print("  T(p) = (B * c + a) / p + o + [p > 1] * (2 (p - 1) / p * bytes / bandwidth + 2 (p - 1) * latency"
+          " + s * ceil(log2 p) * latency)")
+    print("  c: compute per image on one core (1 x 1 less a and o); a: augmenting B images; o: the optimiser step;")
+    print("  s: small all-reduces per step (BatchNorm's statistics, 4 per BatchNorm layer); bytes: the gradients")
     print("  efficiency(p) = T(1) / (p * T(p));  links: " + "; ".join(
         f"{link} {bandwidth * 8 / 1e9:.0f} Gbit/s, {latency * 1e6:.0f} us" for link, bandwidth, latency in LINKS))
     header = "".join(f"{'p=' + str(p):>8}" for p in PROCESSES)
-    print(f"{'net':<10}{'B':>5}{'c ms':>8}{'a ms':>7}{'o ms':>7}  {'link':<20}{header}  batch for 80 % at p=32")
+    print(f"{'net':<10}{'B':>5}{'c ms':>8}{'a ms':>7}{'o ms':>7}{'s':>4}  {'link':<20}{header}  batch for 80 % at p=32")
     projections = {}
     for name, result in results.items():
         batch_size, serial = table[name][3], result["serial_s"]
@@ -200,7 +217,7 @@ def project(results, table):
             projections[(name, link)] = {"efficiency": dict(zip(PROCESSES, values)), "batch_for_80_at_32": needed}
             cells = "".join(f"{value * 100:>7.0f}%" for value in values)
             print(f"{name:<10}{batch_size:>5}{per_image * 1e3:>8.2f}{serial['augment'] * 1e3:>7.2f}"
-                  f"{serial['optimizer'] * 1e3:>7.2f}  {link:<20}{cells}  {needed if needed else 'none'}")
+                  f"{serial['optimizer'] * 1e3:>7.2f}{serial['syncs']:>4}  {link:<20}{cells}  {needed or 'none'}")
     print("  (p above B: one image per process, B = p)")
     return projections
 
@@ -214,7 +231,8 @@ def main():
     args = parser.parse_args()
     world = connect(True)
     if world.size != 2:
-        sys.exit("Run as two processes: mpiexec --bind-to none -n 2 python benchmarks/distributed.py")
+        sys.exit("Run as two processes: mpiexec --bind-to none --mca mpi_yield_when_idle 1 -n 2 "
+                 "python benchmarks/distributed.py")
     if min(world.gather(len(os.sched_getaffinity(0)))) < 2:
         sys.exit("Each process needs two cores for the 1 x 2 setting: run mpiexec with --bind-to none")
     table, rounds = cases(), args.rounds or (2 if args.quick else 3)

@@ -29,19 +29,19 @@ def network(extra=(), first=()):
                     Dense(8 * 8 * 8, 16), *extra, MultiClassDense(16, 3)])
 
 
-def data(seed=0):
+def data(seed=0, samples=SAMPLES):
     rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 3, SAMPLES)
-    X = rng.random((SAMPLES, 1, SIZE, SIZE), dtype=np.float32)
+    labels = rng.integers(0, 3, samples)
+    X = rng.random((samples, 1, SIZE, SIZE), dtype=np.float32)
     X[:, :, :4] += labels[:, None, None, None]  # something to learn
     return X, labels
 
 
 def train(net, X, y, distributed, epochs=2, callbacks=(), **options):
     """The tests' training run: SGD, batches of 40 rows (the last of each epoch: 32), validation, augmentation."""
-    options = {"log_file": None, "verbose": 0, "optimizer": "sgd", **options}
+    options = {"log_file": None, "verbose": 0, "optimizer": "sgd", "batch_size": 40, **options}
     return net.train(X[:-VALIDATION], y[:-VALIDATION], epochs, 0.02, *CCE, val_X=X[-VALIDATION:], val_y=y[-VALIDATION:],
-                     batch_size=40, seed=3, augment=Augmentation(crop_padding=1, horizontal_flip=True),
+                     seed=3, augment=Augmentation(crop_padding=1, horizontal_flip=True),
                      callbacks=list(callbacks), distributed=distributed, **options)
 
 
@@ -144,6 +144,10 @@ def main():
             nan_error = str(error)
         save(out, rank, net, history, predicted=predicted, loss=loss, accuracy=accuracy, stop_reason=net.stop_reason,
              nan_error=nan_error)
+    elif args.scenario == "threads":  # batches of 128: 64 rows a process, 32 a thread
+        X, y = data(samples=256 + VALIDATION)
+        history = train(net, X, y, True, batch_size=128)
+        save(out, rank, net, history)
     elif args.scenario == "nan-rows":  # one row whose loss is NaN, on one process: every process rolls back alike
         X[5] = 1000
         net = network(first=[NaNRows()])

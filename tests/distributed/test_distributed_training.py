@@ -94,6 +94,22 @@ def test_three_processes_with_uneven_rows_train_as_one_process(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(outcome(tmp_path, 0)[0], outcome(tmp_path, 2)[0]))
 
 
+def test_processes_split_their_rows_over_their_threads(tmp_path):
+    job = run_worker(2, "threads", tmp_path, "--threads", "2")
+    assert job.returncode == 0, job.stderr
+    before = parallel.chosen_num_threads()
+    parallel.set_num_threads(4)  # the same four shards of 32 rows, summed in another order
+    try:
+        X, y = worker.data(samples=256 + worker.VALIDATION)
+        net = worker.network()
+        history = worker.train(net, X, y, False, batch_size=128)
+    finally:
+        parallel.set_num_threads(before)
+    weights, saved = outcome(tmp_path, 1)
+    assert relative_difference(weights, net.get_weights()) < 1e-6
+    assert_close_history(saved["history"], history.history, rtol=1e-6)
+
+
 def test_a_nan_loss_in_one_process_rows_rolls_every_process_back_alike(tmp_path):
     job = run_worker(2, "nan-rows", tmp_path)
     assert job.returncode == 0, job.stderr
