@@ -199,7 +199,7 @@ class Network:
         self._plans = {}
 
     def evaluate(self, X, y, loss_fn, batch_size=256, distributed=False):
-        """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report (distributed: see predict)."""
+        """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report (distributed: as predict)."""
         if not callable(loss_fn):
             raise ValueError(f"Received a loss_fn that is not callable, expected e.g. categorical_crossentropy. "
                              f"Received: loss_fn={loss_fn!r}")
@@ -211,7 +211,8 @@ class Network:
     # -- training -------------------------------------------------------------
     def train(self, X, y, epochs, learning_rate, loss_fn, loss_fn_derivative, log_file="default_log.txt",
               val_X=None, val_y=None, *, batch_size=1, optimizer="sgd", shuffle=True, seed=None, verbose=1,
-              callbacks=None, initial_epoch=0, validation_split=0.0, augment=None, checkpoint=None, distributed=False):
+              callbacks=None, initial_epoch=0, validation_split=0.0, augment=None, checkpoint=None,
+              distributed=False):
         """Train on X (N, *input_shape) and labels y; returns a History. The loop is scratchcnn/training.py.
 
         The positional arguments are the report's. `batch_size` defaults to 1 (the
@@ -233,7 +234,7 @@ class Network:
         takes its share of the rows (docs/distributed.md).
         """
         world = None
-        if distributed:  # from here on, an error on this process ends every process of the job (scratchcnn/distributed)
+        if distributed:  # from here on, an error on this process ends every process of the job (distributed/)
             from .distributed import connect
             world = connect(distributed)
         X, y, validation = self._training_data(X, y, val_X, val_y, validation_split)

@@ -30,7 +30,7 @@ def one_process(threads, scenario="same"):
             X[5] = 1000
             net = worker.network(first=[worker.NaNRows()])
         callbacks = worker.decisions() if scenario == "same" else []
-        history = worker.train(net, X, y, False, epochs=3 if scenario == "same" else 2, callbacks=callbacks)
+        history = worker.train(net, X, y, False, epochs=4 if scenario == "same" else 2, callbacks=callbacks)
         return net, history, X, y
     finally:
         parallel.set_num_threads(before)
@@ -61,7 +61,8 @@ def test_two_processes_train_exactly_as_one_process_on_two_threads(tmp_path):
         weights, saved = outcome(tmp_path, rank)
         assert all(np.array_equal(mine, theirs) for mine, theirs in zip(weights, net.get_weights()))
         assert_close_history(saved["history"], history.history, rtol=1e-6)  # the loss sums ride in float32
-        assert saved["history"]["lr"] == [0.02, 0.02, 0.01]  # ReduceLROnPlateau decided alike everywhere
+        assert saved["history"]["lr"] == [0.02, 0.02, 0.01]  # ReduceLROnPlateau and EarlyStopping decided alike
+        assert saved["stop_reason"] == net.stop_reason == "A callback stopped training after epoch 3."
         for predicted, rows in zip(saved["predicted"], (7, 2)):
             np.testing.assert_allclose(predicted, net.predict(X[:rows]), rtol=1e-5, atol=1e-7)
         _, loss, accuracy = net.evaluate(X, y, worker.CCE[0])
@@ -72,7 +73,7 @@ def test_two_processes_train_exactly_as_one_process_on_two_threads(tmp_path):
 def test_only_process_zero_writes_the_log_csv_and_progress(tmp_path):
     job = run_worker(2, "same", tmp_path)
     assert job.returncode == 0, job.stderr
-    assert [line.split(" - ")[0] for line in job.stdout.splitlines()] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    assert [line.split(" - ")[0] for line in job.stdout.splitlines()] == ["Epoch 1/4", "Epoch 2/4", "Epoch 3/4"]
     assert sorted(name for name in os.listdir(tmp_path) if name.startswith("ran-")) == [
         "ran-all-on-0", "ran-all-on-1", "ran-zero-only-on-0"]
     with open(tmp_path / "train_log.txt") as file:
