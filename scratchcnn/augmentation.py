@@ -20,10 +20,14 @@ from .checks import check_int
 
 def random_crop(x: np.ndarray, padding: int, rng: np.random.Generator) -> np.ndarray:
     """Shift each image by a random (dy, dx) in [-padding, padding], filling with zeros: x (N, C, H, W) -> same shape."""
+    return shift(x, padding, *rng.integers(0, 2 * padding + 1, size=(2, len(x))))
+
+
+def shift(x, padding, dy, dx):
+    """Image i of x (N, C, H, W) shifted by (dy[i] - padding, dx[i] - padding) pixels, zeros filling in: same shape."""
     n, c, h, w = x.shape
     p = padding
     padded = xp.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))                     # N,C,H+2p,W+2p
-    dy, dx = rng.integers(0, 2 * p + 1, size=(2, n))
     rows = xp.asarray(dy[:, None] + np.arange(h))[:, None, :, None]           # N,1,H,1
     cols = xp.asarray(dx[:, None] + np.arange(w))[:, None, None, :]           # N,1,1,W
     return padded[xp.arange(n)[:, None, None, None], xp.arange(c)[None, :, None, None], rows, cols]
@@ -31,8 +35,12 @@ def random_crop(x: np.ndarray, padding: int, rng: np.random.Generator) -> np.nda
 
 def random_horizontal_flip(x: np.ndarray, rng: np.random.Generator, probability: float = 0.5) -> np.ndarray:
     """Mirror each image left-right with the given probability."""
-    flip = xp.asarray(rng.random(len(x)) < probability)
-    return xp.where(flip[:, None, None, None], x[..., ::-1], x)
+    return flip_where(x, rng.random(len(x)) < probability)
+
+
+def flip_where(x, flip):
+    """Image i of x (N, C, H, W) mirrored left-right where flip[i] (bool (N,))."""
+    return xp.where(xp.asarray(flip)[:, None, None, None], x[..., ::-1], x)
 
 
 def random_boxes(n: int, h: int, w: int, scale: Sequence[float], ratio: Sequence[float], rng: np.random.Generator
@@ -92,8 +100,13 @@ def random_brightness_contrast(x: np.ndarray, brightness: float, contrast: float
     """Per image: scale the values by U(1 - brightness, 1 + brightness), then stretch them about the image mean by
     U(1 - contrast, 1 + contrast). Values are not clipped; with both 0 it is the identity."""
     n = len(x)
-    gain = xp.asarray(rng.uniform(1 - brightness, 1 + brightness, n).astype(x.dtype))[:, None, None, None]
-    stretch = xp.asarray(rng.uniform(1 - contrast, 1 + contrast, n).astype(x.dtype))[:, None, None, None]
+    return jitter(x, rng.uniform(1 - brightness, 1 + brightness, n), rng.uniform(1 - contrast, 1 + contrast, n))
+
+
+def jitter(x, gain, stretch):
+    """Image i of x (N, C, H, W) scaled by gain[i], then stretched about its mean by stretch[i]."""
+    gain = xp.asarray(gain.astype(x.dtype))[:, None, None, None]
+    stretch = xp.asarray(stretch.astype(x.dtype))[:, None, None, None]
     x = x * gain
     mean = x.mean(axis=(1, 2, 3), keepdims=True)                                  # N,1,1,1
     return mean + (x - mean) * stretch
@@ -123,6 +136,9 @@ class Augmentation:
     """Pass as `network.train(..., augment=Augmentation(crop_padding=2, horizontal_flip=True))`.
 
     Called as augment(x_batch, rng) -> augmented batch (N, C, H, W); identity when nothing is switched on.
+    augment(x_rows, rng, part=(start, batch_size)) augments rows start:start+len(x_rows) of a
+    batch of batch_size images exactly as augmenting the whole batch would (the random
+    numbers are drawn for the whole batch): each process of a distributed run augments its own rows.
     In order: `crop_scale=(a, b)` zooms into a random box covering a to b of the area,
     with width/height in `crop_ratio`, resized back bilinearly; `crop_padding` shifts;
     `horizontal_flip` mirrors; `brightness` and `contrast` jitter each image by up to
@@ -138,17 +154,22 @@ class Augmentation:
         self.brightness = _check_fraction("brightness", brightness)
         self.contrast = _check_fraction("contrast", contrast)
 
-    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def __call__(self, x: np.ndarray, rng: np.random.Generator, part: tuple[int, int] | None = None
+                 ) -> np.ndarray:
         if x.ndim != 4:
             raise ValueError(f"Augmentation expects image batches (N, C, H, W). Received: shape {tuple(x.shape)}")
+        start, n = (0, len(x)) if part is None else part
+        mine = slice(start, start + len(x))  # the draws of the whole batch (n images) that are for these rows
         if self.crop_scale is not None:
-            x = random_resized_crop(x, self.crop_scale, rng, self.crop_ratio)
+            boxes = random_boxes(n, x.shape[2], x.shape[3], self.crop_scale, self.crop_ratio, rng)
+            x = resize_boxes(x, *(side[mine] for side in boxes))
         if self.crop_padding:
-            x = random_crop(x, self.crop_padding, rng)
+            x = shift(x, self.crop_padding, *rng.integers(0, 2 * self.crop_padding + 1, size=(2, n))[:, mine])
         if self.horizontal_flip:
-            x = random_horizontal_flip(x, rng)
+            x = flip_where(x, rng.random(n)[mine] < 0.5)
         if self.brightness or self.contrast:
-            x = random_brightness_contrast(x, self.brightness, self.contrast, rng)
+            gain = rng.uniform(1 - self.brightness, 1 + self.brightness, n)[mine]
+            x = jitter(x, gain, rng.uniform(1 - self.contrast, 1 + self.contrast, n)[mine])
         return x
 
     def __repr__(self) -> str:

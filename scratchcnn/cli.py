@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .checks import check_int
+from .distributed import DistributedError
 from .experiments import RECIPES, run_experiment
 from .optimizers import OPTIMIZER_NAMES
 
@@ -85,6 +86,9 @@ def _add_training_options(parser):
                         help="keep only the first N samples of each split (a quick trial run)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
                         help="0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a terminal, else 2)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="one of the processes of an MPI job (mpiexec -n N scratchcnn ...): each takes its share "
+                             "of every batch of --batch-size rows; process 0 writes the files (docs/distributed.md)")
 
 
 def _add_folder_options(parser):
@@ -106,7 +110,7 @@ def _add_folder_options(parser):
 def _experiment(args):
     run_experiment(args.name, args.out or os.path.join("runs", args.name), epochs=args.epochs,
                    batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed, data_path=args.data,
-                   verbose=_verbose(args), limit=args.limit, optimizer=args.optimizer)
+                   verbose=_verbose(args), limit=args.limit, optimizer=args.optimizer, distributed=args.distributed)
 
 
 def _verbose(args):
@@ -478,8 +482,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("scratchcnn: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError, ImportError) as error:  # ModelFileError is a ValueError, FileNotFoundError an OSError
+    except (ValueError, OSError, ImportError, DistributedError) as error:  # ModelFileError is a ValueError
         print(f"scratchcnn: error: {' '.join(str(error).split())}", file=sys.stderr)
+        if getattr(args, "distributed", False):  # the other processes of the MPI job may be waiting for this one
+            from .distributed import abort
+            abort(2)
         return 2
     return 0
 

@@ -46,6 +46,7 @@ class Network:
         self.optimizer: optimizers.Optimizer | None = None
         self.trained = False          # once trained or loaded, a seed no longer re-draws the weights
         self.stop_training = False    # callbacks set this to end training after the current epoch
+        self.stop_reason: str | None = None  # why the last run stopped (a NaN, Ctrl-C, a callback), or None
         self.metadata: dict[str, Any] = {}  # JSON-serialisable notes saved with the model (input shape, class names)
         self._compiled: Compiled | None = None  # what compile() chose, for fit()
         self._unbatched = False       # whether the last public forward() took a single sample
@@ -182,17 +183,25 @@ class Network:
         grad_input = self._passes.backward(grad_output[None] if self._unbatched else grad_output, from_logits)
         return grad_input[0] if (self._unbatched and grad_input is not None) else grad_input
 
-    def predict(self, X: ArrayLike, batch_size: int = 256) -> np.ndarray:
-        """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X."""
+    def predict(self, X: ArrayLike, batch_size: int = 256, distributed: bool = False) -> np.ndarray:
+        """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X.
+
+        With distributed=True (every process of an MPI job calls it with the same X), each
+        process computes its share of the rows and every one returns all the outputs.
+        """
         batch_size = check_int("batch_size", batch_size)
         checked = network_data.check_inputs(self, X, "X", allow_unbatched=True, check_values=False)
         if checked.ndim == network_data.sample_ndim(self):
-            return self._predict_batches(checked[None], batch_size, "X")[0]
-        return self._predict_batches(checked, batch_size, "X")
+            return self._predict_batches(checked[None], batch_size, "X", distributed)[0]
+        return self._predict_batches(checked, batch_size, "X", distributed)
 
-    def _predict_batches(self, X, batch_size, name=None):
+    def _predict_batches(self, X, batch_size, name=None, distributed=False):
         """Outputs for a shape-checked batch X, batch_size samples at a time, spread over the threads
         (engine/threads.py); with `name`, each piece of X is checked for NaN and inf just before it runs."""
+        if distributed:  # each process of an MPI job computes its rows; all of them get every output
+            from .distributed import connect
+            return connect(distributed).gather_rows(X, lambda rows: self._predict_batches(rows, batch_size, name),
+                                                    self.output_shapes(X.shape[1:])[-1][1], self.dtype)
         outputs = xp.empty((len(X), *self.output_shapes(X.shape[1:])[-1][1]), dtype=self.dtype)
         threads = 1
         if self.engine == "fast" and all(isinstance(layer, BuiltinLayer) for layer in self.layers):
@@ -222,7 +231,7 @@ class Network:
         self._plans = {}
 
     def evaluate(self, X: Any, y: ArrayLike | None = None, loss_fn: LossArgument | None = None, batch_size: int = 256,
-                 *, metrics: MetricsArgument = None, return_dict: bool = False
+                 *, metrics: MetricsArgument = None, return_dict: bool = False, distributed: Any = False
                  ) -> tuple[np.ndarray, float, float | None] | dict[str, float]:
         """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report.
 
@@ -230,6 +239,7 @@ class Network:
         takes compile()'s. accuracy is None for a regression loss (mse, mae). With
         return_dict=True: {'loss': ..., and each metric's name: value} (metrics=None: compile()'s, else
         accuracy for a classification loss, none for regression). X may be a batch source (see train), y then None.
+        distributed=True splits the rows over the processes of an MPI job, as predict does.
         """
         loss_fn = network_data.compiled_loss(self, loss_fn)[0]
         batch_size = check_int("batch_size", batch_size)
@@ -239,7 +249,7 @@ class Network:
             if y is None:
                 raise ValueError("Received X without y: evaluate needs the labels (or a batch source as X).")
             X = network_data.check_inputs(self, X, "X", check_values=False)
-        outputs = self._predict_batches(X, batch_size, "X")
+        outputs = self._predict_batches(X, batch_size, "X", distributed)
         y = prepare_targets(y, outputs.shape[-1] if outputs.ndim > 1 else 1, len(outputs), self.dtype)
         loss = float(loss_fn(y, outputs))
         classification = loss_fn in losses.CLASSIFICATION or not any(loss_fn is fn for fn, _ in losses.LOSSES.values())
@@ -259,7 +269,7 @@ class Network:
               validation_split: float = 0.0, validation_data: Any = None,
               augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
               checkpoint: str | os.PathLike | None = None, metrics: MetricsArgument = None,
-              class_names: Sequence[str] | None = None) -> History:
+              class_names: Sequence[str] | None = None, distributed: Any = False) -> History:
         """Train on X (N, *input_shape) and labels y; returns a History. The loop is scratchcnn/training.py.
 
         The positional arguments are the report's; `loss_fn` may also be a loss's name
@@ -285,7 +295,15 @@ class Network:
         A NaN or inf loss stops training with a warning naming the epoch and batch,
         and puts back the weights and optimiser state of the last complete epoch;
         so does Ctrl-C (KeyboardInterrupt). `network.stop_reason` says why it stopped.
+
+        `distributed=True` trains on every process of an MPI job (`mpiexec -n N python script.py`, each
+        process with the same arguments and data): `batch_size` is the whole step's, and each process
+        takes its share of the rows (docs/distributed.md).
         """
+        world = None
+        if distributed:  # from here on, an error on this process ends every process of the job (distributed/)
+            from .distributed import connect
+            world = connect(distributed)
         loss_fn, loss_fn_derivative = losses.resolve(loss_fn, loss_fn_derivative)
         if validation_data is not None:
             if val_X is not None:
@@ -305,6 +323,8 @@ class Network:
         loss = losses.Loss(loss_fn, loss_fn_derivative, getattr(self.layers[-1], "activation", None))
         settings.metrics = tuple(network_data.chosen_metrics(metrics, loss_fn))
         settings.seed = _fresh_seed() if seed is None else int(check_seed(seed, allow_none=False) or 0)
+        if world is not None and seed is None:
+            settings.seed = world.broadcast(settings.seed)  # process 0's draw, for every process
         network_data.record_metadata(self, data, class_names)
         if not self.trained:
             self.initialize(settings.seed)
@@ -312,6 +332,9 @@ class Network:
         callbacks = training.make_callbacks(self, callbacks, verbose, log_file, checkpoint, settings.epochs,
                                             data.steps(settings.batch_size), settings.initial_epoch,
                                             validation is not None)
+        if world is not None:
+            from .distributed.training import fit
+            return fit(world, self, data, validation, loss, settings, callbacks)
         shards = self._plan(data.sample_shape, "train", training.thread_count(self, loss, settings.batch_size))
         return training.fit(self, data, validation, loss, settings, callbacks, shards)
 

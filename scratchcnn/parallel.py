@@ -16,7 +16,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, TypeVar
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator, TypeVar
 
 from threadpoolctl import ThreadpoolController
 
@@ -57,6 +58,26 @@ def set_num_threads(num_threads: int | None) -> None:
     """Use `num_threads` threads (1 = everything on the calling thread); None goes back to the default."""
     global _num_threads
     _num_threads = None if num_threads is None else check_int("num_threads", num_threads)
+
+
+def chosen_num_threads() -> int | None:
+    """set_num_threads's value, or None when it was not called (or went back to the default)."""
+    return _num_threads
+
+
+@contextmanager
+def limited_threads(num_threads: int) -> Iterator[None]:
+    """Within the block, scratchcnn and BLAS use num_threads threads; then the previous settings come back.
+
+    (One process of several on a machine: each keeps to its share of the cores.)
+    """
+    global _num_threads
+    before, _num_threads = _num_threads, check_int("num_threads", num_threads)
+    try:
+        with _blas().limit(limits=num_threads, user_api="blas"):
+            yield
+    finally:
+        _num_threads = before
 
 
 def shard_bounds(num_samples: int, sample_values: int, num_threads: int | None = None) -> list[tuple[int, int]]:

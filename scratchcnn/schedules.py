@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Callable
 
 from .checks import check_int
 
@@ -53,3 +54,35 @@ class CosineDecay:
     def __call__(self, epoch: float, lr: float | None = None) -> float:
         progress = min(epoch, self.total_epochs) / self.total_epochs
         return self.min_lr + (self.initial_lr - self.min_lr) * (1 + math.cos(math.pi * progress)) / 2
+
+
+class LinearWarmup:
+    """The first warmup_epochs epochs ramp linearly from start_factor * after(0) up to `after`, then follow it:
+
+        lr = after(epoch) * (start_factor + (1 - start_factor) * epoch / warmup_epochs)   for epoch < warmup_epochs
+        lr = after(epoch)                                                                 after that
+
+    `after` is a schedule(epoch, lr) or a constant lr. A learning rate scaled up with the batch
+    (k times the batch, k times the lr: Goyal et al., 2017) diverges if it starts at full size;
+    warming up avoids that.
+    """
+
+    def __init__(self, after: Callable[[float, float | None], float], warmup_epochs: int,
+                 start_factor: float = 0.1) -> None:
+        self.after = after if callable(after) else _Constant(_check_number("after", after, 0))
+        self.warmup_epochs = check_int("warmup_epochs", warmup_epochs)
+        self.start_factor = _check_number("start_factor", start_factor, 0, 1, high_inclusive=True)
+
+    def __call__(self, epoch, lr=None):
+        target = self.after(epoch, lr)
+        if epoch >= self.warmup_epochs:
+            return target
+        return target * (self.start_factor + (1 - self.start_factor) * epoch / self.warmup_epochs)
+
+
+class _Constant:
+    def __init__(self, lr):
+        self.lr = lr
+
+    def __call__(self, epoch, lr=None):
+        return self.lr

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import parallel
+from .augmentation import Augmentation
 from .callbacks import Callback, History, LogFile, ModelCheckpoint, ProgressBar, check_monitors
 from .layers.base import BuiltinLayer
 from .layers.regularization import Dropout
@@ -29,6 +30,7 @@ class Settings:
     augment: Optional[Callable] = None  # augment(x_batch, rng) -> x_batch
     initial_epoch: int = 0
     metrics: tuple = ()                  # scratchcnn.metrics.Metric objects, reported beside the loss
+    distributed: object = None           # the World of an MPI job whose processes share each batch (distributed/)
 
 
 class NonFiniteLoss(Exception):
@@ -47,12 +49,14 @@ def fit(network, data, validation, loss, settings, callbacks, shards):
         for epoch in range(settings.initial_epoch, settings.epochs):
             for callback in callbacks:
                 callback.on_epoch_begin(epoch, {})
-            with Rollback(network, epoch) as rollback:  # a NaN loss or Ctrl-C puts back the last epoch's weights
+            # A NaN loss or Ctrl-C puts back the last epoch's weights (in a distributed run, Ctrl-C ends the job).
+            with Rollback(network, epoch, interruptible=settings.distributed is None) as rollback:
                 logs = run_epoch(network, data, loss, settings, epoch, callbacks, shards)
             if rollback.stopped:
                 break
             if validation is not None:
-                scores = network.evaluate(*validation, loss.fn, metrics=settings.metrics, return_dict=True)
+                scores = network.evaluate(*validation, loss.fn, metrics=settings.metrics, return_dict=True,
+                                          distributed=settings.distributed)
                 logs.update({f"val_{name}": value for name, value in scores.items()})
             logs["lr"] = network.optimizer.lr
             for callback in callbacks:
@@ -73,7 +77,7 @@ def run_epoch(network, data, loss, settings, epoch, callbacks, shards):
         if isinstance(layer, Dropout):
             layer.rng = np.random.default_rng([settings.seed, epoch, index + 1])
     totals, seen, logs = dict.fromkeys(["loss", *(metric.name for metric in settings.metrics)], 0.0), 0, {}
-    for batch_index, batch in enumerate(data.batches(settings, epoch)):
+    for batch_index, batch in enumerate(data.batches(settings, epoch, shards.share)):
         try:
             batch_loss, batch_totals = train_step(batch, loss, network.optimizer, shards, settings.metrics)
         except NonFiniteLoss as error:
@@ -118,12 +122,14 @@ class Arrays:
         self.X, self.y = X, y
         self.sample_shape = X.shape[1:]
 
-    def batches(self, settings, epoch):
+    def batches(self, settings, epoch, share=None):
+        """The epoch's Batches; share(batch_size) -> (start, stop), the rows this process computes (distributed)."""
         rng = np.random.default_rng([settings.seed, epoch])
         order = rng.permutation(len(self.X)) if settings.shuffle else np.arange(len(self.X))
         augment_rng = np.random.default_rng([settings.seed, epoch, 0]) if settings.augment is not None else None
         for start in range(0, len(order), settings.batch_size):
-            yield Batch(self.X, self.y, order[start:start + settings.batch_size], settings.augment, augment_rng)
+            rows = order[start:start + settings.batch_size]
+            yield Batch(self.X, self.y, rows, settings.augment, augment_rng, None if share is None else share(len(rows)))
 
     def steps(self, batch_size):
         return -(-len(self.X) // batch_size)
@@ -145,13 +151,13 @@ class Source:
         first_x, _ = prepare(*batch_pair(source[0]))
         self.sample_shape = first_x.shape[1:]
 
-    def batches(self, settings, epoch):
+    def batches(self, settings, epoch, share=None):
         if callable(getattr(self.source, "set_epoch", None)):  # a resumed run then reads the same order
             self.source.set_epoch(epoch)
         augment_rng = np.random.default_rng([settings.seed, epoch, 0]) if settings.augment is not None else None
         for index in range(len(self.source)):
             X, y = self.prepare(*batch_pair(self.source[index]))
-            yield Batch(X, y, np.arange(len(X)), settings.augment, augment_rng)
+            yield Batch(X, y, np.arange(len(X)), settings.augment, augment_rng, None if share is None else share(len(X)))
 
     def steps(self, batch_size):
         return len(self.source)
@@ -183,17 +189,24 @@ class Batch:
     """The samples X[rows] and targets y[rows] of one step; augmented as a whole first when the run augments.
 
     Each thread gathers its own rows of X (`inputs(start, stop)`): a gather is a copy, and
-    two threads copy in half the time.
+    two threads copy in half the time. `share` (start, stop) is the part of the batch this
+    process computes (a distributed run; else all of it): an Augmentation augments only
+    those rows, with the whole batch's random draws; another augment function, the whole batch.
     """
 
-    def __init__(self, X, y, rows, augment=None, rng=None):
+    def __init__(self, X, y, rows, augment=None, rng=None, share=None):
         self.X, self.y, self.rows = X, y, rows
         self.size, self.sample_size = len(rows), X[0].size
-        self.augmented = augment(X[rows], rng) if augment is not None else None
+        first, last = share if share is not None else (0, len(rows))
+        self.augmented, self.first = None, 0
+        if isinstance(augment, Augmentation):
+            self.augmented, self.first = augment(X[rows[first:last]], rng, part=(first, len(rows))), first
+        elif augment is not None:
+            self.augmented = augment(X[rows], rng)
 
     def inputs(self, start, stop):
         if self.augmented is not None:
-            return self.augmented[start:stop]
+            return self.augmented[start - self.first:stop - self.first]
         return self.X[self.rows[start:stop]]
 
     def targets(self, start, stop):
@@ -202,10 +215,11 @@ class Batch:
 
 class Rollback:
     """`with Rollback(network, epoch)`: if the epoch ends in a NaN or inf loss, NaN or inf weights, or Ctrl-C,
-    put back the weights and optimiser state it started with, warn why (network.stop_reason) and set `stopped`."""
+    put back the weights and optimiser state it started with, warn why (network.stop_reason) and set `stopped`.
+    Not interruptible (a distributed run), Ctrl-C reaches the caller: the other processes did not stop with this one."""
 
-    def __init__(self, network, epoch):
-        self.network, self.epoch, self.stopped = network, epoch, False
+    def __init__(self, network, epoch, interruptible=True):
+        self.network, self.epoch, self.stopped, self.interruptible = network, epoch, False, interruptible
 
     def __enter__(self):
         self.weights = self.network.get_weights()
@@ -224,7 +238,7 @@ class Rollback:
         elif issubclass(kind, NonFiniteLoss):
             reason = (f"The loss became {error.loss} at epoch {epoch}, batch {error.batch + 1}; training stopped and "
                       f"the weights of the last complete epoch ({epoch - 1}) were kept.")
-        elif issubclass(kind, KeyboardInterrupt):
+        elif issubclass(kind, KeyboardInterrupt) and self.interruptible:
             reason = f"Interrupted during epoch {epoch}; the weights of the last complete epoch were kept."
         else:
             return False  # any other error reaches the caller as it is

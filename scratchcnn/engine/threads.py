@@ -27,21 +27,30 @@ from .passes import Passes
 
 
 class ShardSum:
-    """An array from every shard of a split batch, summed; every shard gets the same total (summed in shard order)."""
+    """An array from every shard of a split batch, summed; every shard gets the same total (summed in shard order).
 
-    def __init__(self, shards):
+    With `across` (a distributed run: the sum over the processes of an MPI job), the
+    threads' total is then summed across the processes, once, by shard 0 (the calling
+    thread, the only one that talks to the other processes).
+    """
+
+    def __init__(self, shards, across=None):
         self._parts = [None] * shards
+        self._result = None
+        self._across = across
         self._barrier = threading.Barrier(shards)
 
     def for_shard(self, shard):
         def total(array):
             self._parts[shard] = array
             self._barrier.wait()  # every shard's part is in
-            result: Any = self._parts[0]
-            for part in self._parts[1:]:
-                result = result + part
-            self._barrier.wait()  # every shard has read the parts before any of them writes its next one
-            return result
+            if shard == 0:
+                result: Any = self._parts[0]
+                for part in self._parts[1:]:
+                    result = result + part
+                self._result = result if self._across is None else self._across(result)
+            self._barrier.wait()  # the total is in; no shard writes its next part before every one has read it
+            return self._result
         return total
 
     def abort(self):
@@ -67,6 +76,11 @@ class TrainingShards:
                                                  for _ in range(num_threads - 1)]
         self.noisy = [index for index, layer in enumerate(layers) if isinstance(layer, Dropout)]
         self.mixing = [index for index, layer in enumerate(layers) if isinstance(layer, BatchNorm)]
+        self.across = None  # a distributed run: across(array) sums it over the processes (scratchcnn/distributed)
+
+    def share(self, batch_size):
+        """(start, stop): the rows of a batch this process computes, all of them (distributed runs take a part)."""
+        return 0, batch_size
 
     def bounds(self, batch_size, sample_size):
         """[(start, stop)] of the rows each shard takes of a batch: one shard when it is not worth splitting."""
@@ -76,8 +90,10 @@ class TrainingShards:
 
     def run(self, batch_size, bounds, work):
         """[work(passes, start, stop) for each shard's rows], at once; the layers' parameter gradients become
-        the sum over the shards."""
-        if len(bounds) == 1:
+        the sum over the shards. `bounds` may be any rows of a batch of batch_size rows (a process's share of it,
+        in a distributed run: Dropout's noise is drawn for the whole batch and BatchNorm sums `across` the processes,
+        even on one thread)."""
+        if len(bounds) == 1 and self.across is None:
             return [work(self.passes[0], *bounds[0])]
         shards = self.passes[:len(bounds)]
         self._ready(shards, batch_size, bounds)
@@ -100,7 +116,7 @@ class TrainingShards:
 
     def _run(self, shards, bounds, work):
         """work on every shard at once, the BatchNorm layers' shards linked by ShardSums."""
-        sums = [ShardSum(len(shards)) for _ in self.mixing]
+        sums = [ShardSum(len(shards), self.across) for _ in self.mixing]
         for shard, passes in enumerate(shards):
             for index, shard_sum in zip(self.mixing, sums):
                 passes.plan.layers[index].total = shard_sum.for_shard(shard)

@@ -1,6 +1,7 @@
 """Experiments: load data, train a recipe, and leave a model, pictures and a report in an output folder."""
 import os
 import time
+from contextlib import nullcontext
 
 from .. import losses, optimizers
 from ..callbacks import LearningRateScheduler
@@ -13,11 +14,18 @@ __all__ = ["RECIPES", "Data", "Recipe", "run_experiment", "train_folder"]
 
 
 def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=None, seed=0, data_path=None,
-                   verbose=1, limit=None, optimizer=None, print_fn=print):
+                   verbose=1, limit=None, optimizer=None, print_fn=print, distributed=False):
     """Run the recipe `name`, writing everything to out_dir; returns the results dict.
 
     `limit` keeps only the first `limit` samples of each split: a quick trial run.
+    `distributed=True`: one of the processes of an MPI job that all run it alike
+    (docs/distributed.md); process 0 prints and writes every file.
     """
+    world = None
+    if distributed:  # only process 0 prints and writes; the others train and evaluate their rows
+        from ..distributed import connect
+        world = connect(distributed)
+        print_fn = print_fn if world.rank == 0 else (lambda *args, **kwargs: None)
     if name not in RECIPES:
         raise ValueError(f"Received an unknown experiment, expected one of {sorted(RECIPES)}. Received: {name!r}")
     recipe = RECIPES[name]
@@ -29,7 +37,8 @@ def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=No
     data = recipe.load(data_path, seed)
     if limit is not None:
         data = data.head(limit)
-    os.makedirs(out_dir, exist_ok=True)
+    if world is None or world.rank == 0:
+        os.makedirs(out_dir, exist_ok=True)
     network = recipe.build(data)
     network.metadata = {"input_shape": list(data.train_x.shape[1:]), "class_names": list(data.class_names),
                         "experiment": name}
@@ -43,11 +52,23 @@ def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=No
         data.train_x, data.train_y, epochs, learning_rate, loss_fn, loss_derivative,
         log_file=os.path.join(out_dir, "train_log.txt"), val_X=data.val_x, val_y=data.val_y,
         batch_size=batch_size, optimizer=optimizers.OPTIMIZER_NAMES[optimizer](network.parameters(), lr=learning_rate),
-        seed=seed, verbose=verbose, augment=recipe.augment, callbacks=callbacks)
+        seed=seed, verbose=verbose, augment=recipe.augment, callbacks=callbacks, distributed=distributed)
     seconds = time.perf_counter() - start
     model_path = os.path.join(out_dir, f"{name}.model")
+    test_outputs, test_loss, test_accuracy = network.evaluate(data.test_x, data.test_y, loss_fn,
+                                                              distributed=distributed)
+    results = None  # process 0 writes; the others wait to hear that it could
+    with world.agree("Writing the model, report and pictures on process 0") if world else nullcontext():
+        if world is None or world.rank == 0:
+            results = _write_results(name, recipe, out_dir, network, model_path, data, history, test_outputs,
+                                     test_loss, test_accuracy, seconds, seed, print_fn)
+    return results
+
+
+def _write_results(name, recipe, out_dir, network, model_path, data, history, test_outputs, test_loss, test_accuracy,
+                   seconds, seed, print_fn):
+    """Save the model, the classification report, the pictures and results.json; print the report; the results."""
     network.save_model(model_path)
-    test_outputs, test_loss, test_accuracy = network.evaluate(data.test_x, data.test_y, loss_fn)
     report_path, report_text = write_report(out_dir, data, test_outputs)
     pictures = write_pictures(out_dir, history, data, test_outputs, print_fn)
     results = {"experiment": name, "test_accuracy": test_accuracy, "test_loss": test_loss,

@@ -258,3 +258,12 @@ def test_training_augmentation_draws_differ_between_seeds_and_epochs():
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not np.array_equal(first[0], other[0])
     assert not np.array_equal(first[0], first[1])  # unshuffled, so only the augmentation differs
+
+
+@pytest.mark.parametrize("options", [dict(crop_padding=2, horizontal_flip=True),
+                                     dict(crop_scale=(0.5, 1.0), brightness=0.2, contrast=0.2)])
+def test_augmenting_parts_of_a_batch_with_its_draws_is_augmenting_the_batch(options):
+    augment, x = Augmentation(**options), images(n=7)
+    whole = augment(x, np.random.default_rng(5))
+    parts = [augment(x[start:stop], np.random.default_rng(5), part=(start, 7)) for start, stop in [(0, 2), (2, 4), (4, 7)]]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)

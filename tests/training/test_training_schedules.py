@@ -89,3 +89,23 @@ def test_schedules_accept_boundary_values():
     assert ExponentialDecay(np.float32(0.5), 1.0)(3) == 0.5
     assert CosineDecay(0.1, 1, min_lr=0.1)(0) == pytest.approx(0.1)
     assert CosineDecay(0.1, 1, min_lr=0)(1) == pytest.approx(0.0)
+
+
+def test_linear_warmup_ramps_up_to_the_schedule_it_wraps_then_follows_it():
+    from scratchcnn.schedules import LinearWarmup
+
+    schedule = LinearWarmup(CosineDecay(0.8, total_epochs=10), warmup_epochs=4, start_factor=0.25)
+    cosine = CosineDecay(0.8, total_epochs=10)
+    assert [schedule(epoch) for epoch in range(4)] == pytest.approx(
+        [cosine(epoch) * factor for epoch, factor in enumerate([0.25, 0.4375, 0.625, 0.8125])], rel=1e-15)
+    assert [schedule(epoch) for epoch in range(4, 11)] == [cosine(epoch) for epoch in range(4, 11)]
+    assert [LinearWarmup(0.5, 2)(epoch) for epoch in range(4)] == pytest.approx([0.05, 0.275, 0.5, 0.5], rel=1e-15)
+
+
+@pytest.mark.parametrize("arguments, name", [((0.1, 0), "warmup_epochs"), ((0.1, 2, 1.5), "start_factor"),
+                                             ((-1.0, 2), "after")])
+def test_linear_warmup_checks_its_arguments(arguments, name):
+    from scratchcnn.schedules import LinearWarmup
+
+    with pytest.raises(ValueError, match=name):
+        LinearWarmup(*arguments)
