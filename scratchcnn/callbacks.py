@@ -56,7 +56,8 @@ def _format_logs(logs, keys=("loss", "accuracy", "val_loss", "val_accuracy")):
 
 
 class LogFile(Callback):
-    """Writes the report's log: `HH:MM:SS :Epoch 3/100, Loss: 0.4123, Accuracy: 0.8800` and the total time.
+    """Writes the report's log: `HH:MM:SS :Epoch 3/100, Loss: 0.4123, Accuracy: 0.8800, Time: 61.2 s` and the
+    total time (Time: the seconds since training began, when the loop logs them).
 
     Each line is flushed as it is written, so a crash loses no finished epoch.
     """
@@ -72,6 +73,8 @@ class LogFile(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         line = f"{time.strftime('%H:%M:%S')} :Epoch {epoch + 1}/{self.epochs}, {_format_logs(logs or {})}"
+        if "elapsed" in (logs or {}):  # time-to-accuracy can be read off the log
+            line += f", Time: {logs['elapsed']:.1f} s"
         self._file.write(line + "\n")
         self._file.flush()
 
@@ -340,15 +343,30 @@ class ReduceLROnPlateau(MonitorCallback):
 
 
 class LearningRateScheduler(Callback):
-    """Set the lr at the start of each epoch to schedule(epoch, lr), or schedule(epoch) (epoch counts from 0)."""
+    """Set the lr at the start of each epoch to schedule(epoch, lr), or schedule(epoch) (epoch counts from 0).
 
-    def __init__(self, schedule):
+    With steps_per_epoch (the batches in an epoch), the lr is set before every batch instead, to
+    schedule(epoch + batch / steps_per_epoch, lr): a fractional epoch, for warm-ups and one-cycle
+    schedules that move within an epoch.
+    """
+
+    def __init__(self, schedule, steps_per_epoch=None):
         if not callable(schedule):
             raise ValueError(f"Received a schedule that is not callable. Received: schedule={schedule!r}")
         self.schedule = schedule
+        self.steps_per_epoch = None if steps_per_epoch is None else check_int("steps_per_epoch", steps_per_epoch)
         self._takes_lr = _accepts_two_arguments(schedule)
+        self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._set(epoch)
+
+    def on_batch_end(self, batch, logs=None):
+        if self.steps_per_epoch is not None and batch + 1 < self.steps_per_epoch:  # the lr of the next batch
+            self._set(self._epoch + (batch + 1) / self.steps_per_epoch)
+
+    def _set(self, epoch):
         optimizer = self.network.optimizer
         lr = float(self.schedule(epoch, optimizer.lr) if self._takes_lr else self.schedule(epoch))
         if not 0 <= lr < math.inf:

@@ -13,6 +13,7 @@ from .initializers import as_generator, as_seed
 from .inputs import all_finite, as_float_array, check_int, describe_shape, prepare_targets
 from .layers import Layer
 from .layers.base import BuiltinLayer
+from .tta import averaged_outputs, check_tta
 
 PREDICT_KEEP_BYTES = 32 << 20  # a layer's inference buffers past this are freed at the end of predict
 _DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.001}  # Keras's
@@ -154,13 +155,16 @@ class Network:
         grad_input = self._passes.backward(grad_output[None] if self._unbatched else grad_output, from_logits)
         return grad_input[0] if (self._unbatched and grad_input is not None) else grad_input
 
-    def predict(self, X, batch_size=256):
-        """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X."""
-        batch_size = check_int("batch_size", batch_size)
+    def predict(self, X, batch_size=256, tta=None):
+        """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X.
+
+        tta='flip' averages each image's outputs with its horizontal mirror's (scratchcnn/tta.py)."""
+        batch_size, tta = check_int("batch_size", batch_size), check_tta(tta)
         X = self._prepare_inputs(X, "X", allow_unbatched=True, check_values=False)
-        if X.ndim == self._sample_ndim():
-            return self._predict_batches(X[None], batch_size, "X")[0]
-        return self._predict_batches(X, batch_size, "X")
+        unbatched = X.ndim == self._sample_ndim()
+        outputs = averaged_outputs(lambda images: self._predict_batches(images, batch_size, "X"),
+                                   X[None] if unbatched else X, tta)
+        return outputs[0] if unbatched else outputs
 
     def _predict_batches(self, X, batch_size, name=None):
         """Outputs for a shape-checked batch X, batch_size samples at a time, spread over the threads
@@ -193,21 +197,22 @@ class Network:
         """
         self._plans = {}
 
-    def evaluate(self, X, y=None, loss_fn=None, batch_size=256, *, metrics=None, return_dict=False):
+    def evaluate(self, X, y=None, loss_fn=None, batch_size=256, *, metrics=None, return_dict=False, tta=None):
         """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report.
 
         `loss_fn` is a loss function or its name ('categorical_crossentropy', 'mse', ...); None
         takes compile()'s. accuracy is None for a regression loss (mse, mae). With
         return_dict=True: {'loss': ..., and each metric's name: value} (metrics=None: accuracy for
         a classification loss, none for regression). X may be a batch source (see train), y then None.
+        tta='flip' scores the outputs averaged with those of the mirrored images (see predict).
         """
         loss_fn = self._compiled_loss(loss_fn)[0]
-        batch_size = check_int("batch_size", batch_size)
+        batch_size, tta = check_int("batch_size", batch_size), check_tta(tta)
         if training.is_batch_source(X):
             X, y = self._gather_source(X, y)
         else:
             X = self._prepare_inputs(X, "X", check_values=False)
-        outputs = self._predict_batches(X, batch_size, "X")
+        outputs = averaged_outputs(lambda images: self._predict_batches(images, batch_size, "X"), X, tta)
         y = prepare_targets(y, outputs.shape[-1] if outputs.ndim > 1 else 1, len(outputs), self.dtype)
         loss = float(loss_fn(y, outputs))
         classification = loss_fn in losses.CLASSIFICATION or not any(loss_fn is fn for fn, _ in losses.LOSSES.values())
