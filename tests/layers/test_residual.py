@@ -171,8 +171,8 @@ def test_a_replica_shares_the_parameter_values_and_keeps_its_own_gradients_and_c
     assert block.body[0].weight.grad is not twin.body[0].weight.grad
 
 
-def test_the_network_gradient_check_passes():
-    network = Network(residual_net(), dtype="float64").initialize(0)
+def test_the_network_gradient_check_passes_with_dropout_inside_a_block():
+    network = Network(residual_net(dropout=0.3), dtype="float64").initialize(0)
     X = np.random.default_rng(1).random((6, 3, 10, 10))
     rows = check_gradients(network, X, np.arange(6) % 3, "categorical_crossentropy", print_fn=None, max_checks=6)
     assert len(rows) == len(network.parameters())
