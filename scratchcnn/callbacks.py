@@ -46,16 +46,24 @@ class Callback:
 
 
 class History(Callback):
-    """Records every epoch's logs: `.history` maps 'loss', 'accuracy', 'val_loss', ... to lists; `.epoch` lists epochs."""
+    """Records every epoch's logs: `.history` maps 'loss', 'accuracy', 'val_loss', ... to lists; `.epoch` lists epochs.
+
+    `.elapsed` lists the seconds from the start of training to the end of each epoch (time to accuracy); it is
+    kept apart from `.history`, which holds only what the same seed reproduces exactly.
+    """
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self.elapsed: list[float] = []
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(value)
+            if key == "elapsed":
+                self.elapsed.append(value)
+            else:
+                self.history.setdefault(key, []).append(value)
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
@@ -63,7 +71,7 @@ class History(Callback):
 
 def _shown(logs: dict[str, float]) -> list[str]:
     """The figures a log line shows: the loss and every metric, training ones first, then validation ones."""
-    keys = [key for key in logs if key not in ("lr", "time") and not key.startswith("val_")]
+    keys = [key for key in logs if key not in ("lr", "time", "elapsed") and not key.startswith("val_")]
     return keys + [key for key in logs if key.startswith("val_")]
 
 
@@ -78,7 +86,8 @@ def _format_logs(logs: dict[str, float]) -> str:
 
 
 class LogFile(Callback):
-    """Writes the report's log: `HH:MM:SS :Epoch 3/100, Loss: 0.4123, Accuracy: 0.8800` and the total time.
+    """Writes the report's log: `HH:MM:SS :Epoch 3/100, Loss: 0.4123, Accuracy: 0.8800, Time: 61.2 s` and the
+    total time (Time: the seconds since training began, when the loop logs them).
 
     Each line is flushed as it is written, so a crash loses no finished epoch.
     """
@@ -94,6 +103,8 @@ class LogFile(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         line = f"{time.strftime('%H:%M:%S')} :Epoch {epoch + 1}/{self.epochs}, {_format_logs(logs or {})}"
+        if "elapsed" in (logs or {}):  # time-to-accuracy can be read off the log
+            line += f", Time: {logs['elapsed']:.1f} s"  # type: ignore[index]
         self._file.write(line + "\n")  # type: ignore[union-attr]  # on_train_begin opened it
         self._file.flush()  # type: ignore[union-attr]
 
@@ -373,15 +384,30 @@ class ReduceLROnPlateau(MonitorCallback):
 
 
 class LearningRateScheduler(Callback):
-    """Set the lr at the start of each epoch to schedule(epoch, lr), or schedule(epoch) (epoch counts from 0)."""
+    """Set the lr at the start of each epoch to schedule(epoch, lr), or schedule(epoch) (epoch counts from 0).
 
-    def __init__(self, schedule: Callable[..., float]) -> None:
+    With steps_per_epoch (the batches in an epoch), the lr is set before every batch instead, to
+    schedule(epoch + batch / steps_per_epoch, lr): a fractional epoch, for warm-ups and one-cycle
+    schedules that move within an epoch.
+    """
+
+    def __init__(self, schedule: Callable[..., float], steps_per_epoch: int | None = None) -> None:
         if not callable(schedule):
             raise ValueError(f"Received a schedule that is not callable. Received: schedule={schedule!r}")
         self.schedule = schedule
+        self.steps_per_epoch = None if steps_per_epoch is None else check_int("steps_per_epoch", steps_per_epoch)
         self._takes_lr = _accepts_two_arguments(schedule)
+        self._epoch = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self._epoch = epoch
+        self._set(epoch)
+
+    def on_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        if self.steps_per_epoch is not None and batch + 1 < self.steps_per_epoch:  # the lr of the next batch
+            self._set(self._epoch + (batch + 1) / self.steps_per_epoch)
+
+    def _set(self, epoch: float) -> None:
         optimizer: Optimizer = self.network.optimizer  # type: ignore[assignment]  # training has one
         lr = float(self.schedule(epoch, optimizer.lr) if self._takes_lr else self.schedule(epoch))
         if not 0 <= lr < math.inf:

@@ -239,7 +239,7 @@ def _evaluate_recipe(network, args):
     loss_fn, _ = losses.get(recipe.loss)
     if args.limit is not None:
         data = data.head(args.limit)
-    outputs, loss, accuracy = network.evaluate(data.test_x, data.test_y, loss_fn)
+    outputs, loss, accuracy = network.evaluate(data.test_x, data.test_y, loss_fn, tta=recipe.tta)
     print(metrics.classification_report(data.test_y, outputs, class_names=data.class_names, digits=4))
     print(f"Test loss: {loss:.4f}  Test accuracy: {accuracy:.4f}  ({len(outputs)} samples)")
 

@@ -32,7 +32,8 @@ def check_gradients(network: Network, X: ArrayLike, y: ArrayLike,
     if loss_fn_derivative is None:
         loss_fn, loss_fn_derivative = losses.get(loss_fn)
     original_dtype, original = network.dtype, network.get_weights()
-    original_rngs = [getattr(layer, "rng", None) for layer in network.layers]
+    noisy = _noisy_layers(network)
+    original_rngs = [layer.rng for layer in noisy]
     network.astype(np.float64)
     X = np.asarray(X, dtype=np.float64)
     y = prepare_targets(y, network.output_shapes(X.shape[1:])[-1][1][0], len(X), np.float64)
@@ -57,19 +58,25 @@ def check_gradients(network: Network, X: ArrayLike, y: ArrayLike,
     finally:
         network.astype(original_dtype)
         network.set_weights(original)
-        for layer, layer_rng in zip(network.layers, original_rngs):
-            if layer_rng is not None:
-                setattr(layer, "rng", layer_rng)  # the dropout generator it had
+        for layer, layer_rng in zip(noisy, original_rngs):
+            layer.rng = layer_rng
     if print_fn is not None:
         print_fn(_table(rows))
     return rows
 
 
+def _noisy_layers(network: Network) -> list[Any]:
+    """The layers that draw random numbers (Dropout), those inside Residual blocks included."""
+    from .training import inner_dropouts
+
+    return [layer for layer in network.layers if hasattr(layer, "rng")] + \
+        [inner for layer in network.layers for inner in inner_dropouts(layer)]
+
+
 def _forward(network: Network, weights: list[np.ndarray], X: np.ndarray, seed: int) -> np.ndarray:
     network.set_weights(weights)
-    for layer in network.layers:
-        if hasattr(layer, "rng"):
-            layer.rng = np.random.default_rng(seed)  # the same dropout masks on every pass
+    for layer in _noisy_layers(network):
+        layer.rng = np.random.default_rng(seed)  # the same dropout masks on every pass
     return network.forward(X, training=True)
 
 

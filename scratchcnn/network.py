@@ -21,6 +21,7 @@ from .checks import check_int, check_seed
 from .callbacks import Callback, History
 from .layers import Layer
 from .layers.base import BuiltinLayer, Parameter
+from .tta import averaged_outputs, check_tta
 
 Seed = Union[int, np.random.Generator, None]
 LossArgument = Union[str, Callable]                            # a loss's name or function
@@ -183,17 +184,20 @@ class Network:
         grad_input = self._passes.backward(grad_output[None] if self._unbatched else grad_output, from_logits)
         return grad_input[0] if (self._unbatched and grad_input is not None) else grad_input
 
-    def predict(self, X: ArrayLike, batch_size: int = 256, distributed: bool = False) -> np.ndarray:
+    def predict(self, X: ArrayLike, batch_size: int = 256, distributed: Any = False, tta: str | None = None
+                ) -> np.ndarray:
         """Outputs for X (N, *input_shape), computed batch by batch so memory stays flat for a large X.
 
+        tta='flip' averages each image's outputs with its horizontal mirror's (scratchcnn/tta.py).
         With distributed=True (every process of an MPI job calls it with the same X), each
         process computes its share of the rows and every one returns all the outputs.
         """
-        batch_size = check_int("batch_size", batch_size)
+        batch_size, tta = check_int("batch_size", batch_size), check_tta(tta)
         checked = network_data.check_inputs(self, X, "X", allow_unbatched=True, check_values=False)
-        if checked.ndim == network_data.sample_ndim(self):
-            return self._predict_batches(checked[None], batch_size, "X", distributed)[0]
-        return self._predict_batches(checked, batch_size, "X", distributed)
+        unbatched = checked.ndim == network_data.sample_ndim(self)
+        outputs = averaged_outputs(lambda images: self._predict_batches(images, batch_size, "X", distributed),
+                                   checked[None] if unbatched else checked, tta)
+        return outputs[0] if unbatched else outputs
 
     def _predict_batches(self, X, batch_size, name=None, distributed=False):
         """Outputs for a shape-checked batch X, batch_size samples at a time, spread over the threads
@@ -231,25 +235,26 @@ class Network:
         self._plans = {}
 
     def evaluate(self, X: Any, y: ArrayLike | None = None, loss_fn: LossArgument | None = None, batch_size: int = 256,
-                 *, metrics: MetricsArgument = None, return_dict: bool = False, distributed: Any = False
-                 ) -> tuple[np.ndarray, float, float | None] | dict[str, float]:
+                 *, metrics: MetricsArgument = None, return_dict: bool = False, distributed: Any = False,
+                 tta: str | None = None) -> tuple[np.ndarray, float, float | None] | dict[str, float]:
         """(outputs, loss, accuracy) on X (N, *input_shape) and labels y, as in the report.
 
         `loss_fn` is a loss function or its name ('categorical_crossentropy', 'mse', ...); None
         takes compile()'s. accuracy is None for a regression loss (mse, mae). With
         return_dict=True: {'loss': ..., and each metric's name: value} (metrics=None: compile()'s, else
         accuracy for a classification loss, none for regression). X may be a batch source (see train), y then None.
+        tta='flip' scores the outputs averaged with those of the mirrored images (see predict).
         distributed=True splits the rows over the processes of an MPI job, as predict does.
         """
         loss_fn = network_data.compiled_loss(self, loss_fn)[0]
-        batch_size = check_int("batch_size", batch_size)
+        batch_size, tta = check_int("batch_size", batch_size), check_tta(tta)
         if training.is_batch_source(X):
             X, y = network_data.gather_source(self, X, y)
         else:
             if y is None:
                 raise ValueError("Received X without y: evaluate needs the labels (or a batch source as X).")
             X = network_data.check_inputs(self, X, "X", check_values=False)
-        outputs = self._predict_batches(X, batch_size, "X", distributed)
+        outputs = averaged_outputs(lambda images: self._predict_batches(images, batch_size, "X", distributed), X, tta)
         y = prepare_targets(y, outputs.shape[-1] if outputs.ndim > 1 else 1, len(outputs), self.dtype)
         loss = float(loss_fn(y, outputs))
         classification = loss_fn in losses.CLASSIFICATION or not any(loss_fn is fn for fn, _ in losses.LOSSES.values())

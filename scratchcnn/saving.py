@@ -95,7 +95,7 @@ def _array_specs(arrays):
 
 def _network_arrays(network):
     """{'<layer index>.<name>': array} for every parameter and buffer, in layer order."""
-    arrays = {f"{i}.{p.name}": p.value for i, layer in enumerate(network.layers) for p in layer.parameters()}
+    arrays = {f"{i}.{name}": p.value for i, layer in enumerate(network.layers) for name, p in layer.named_parameters()}
     arrays.update({f"{i}.{name}": value for i, layer in enumerate(network.layers)
                    for name, value in layer.buffers().items()})
     return arrays
@@ -276,16 +276,47 @@ def _parse_config(data):
 # -- reading: the network ---------------------------------------------------------
 def _check_layer_size(index, name, config, declared):
     """Refuse a layer whose config implies other than the declared number of weights, before building it."""
+    implied = _implied_size(name, config, f"Layer {index} ({name})")
+    if implied is not None and implied != declared:
+        raise ModelFileError(f"Layer {index} ({name}) has a config implying {implied:,} weight values, but "
+                             f"config.json declares {declared:,} for it.")
+
+
+def _implied_size(name, config, where):
+    """How many values a built-in layer's config allocates, or None when a field is missing or not an integer (its
+    constructor then refuses it before allocating anything). A Residual's is the sum over the layers inside it;
+    any of those that cannot be sized is refused here, since the block builds the layers before it in full."""
+    if name == "Residual":
+        return _residual_size(config, where)
     size_of = _LAYER_SIZES.get(name)
     integers = {key: (value if isinstance(value, int) else tuple(value)) for key, value in config.items()
                 if _is_count(value) or isinstance(value, list) and len(value) == 2 and all(map(_is_count, value))}
     try:
-        implied = size_of(integers) if size_of is not None else 0
+        return size_of(integers) if size_of is not None else 0
     except KeyError:
-        return  # a missing or non-integer field: the constructor refuses it before allocating anything
-    if implied != declared:
-        raise ModelFileError(f"Layer {index} ({name}) has a config implying {implied:,} weight values, but "
-                             f"config.json declares {declared:,} for it.")
+        return None
+
+
+def _residual_size(config, where):
+    total = 0
+    for branch in ("body", "shortcut"):
+        entries = config.get(branch)
+        if entries is None and branch == "shortcut":
+            continue
+        if not isinstance(entries, list) or not entries:
+            raise ModelFileError(f"{where}: its {branch} must be a non-empty list of layers.")
+        for position, entry in enumerate(entries):
+            inner = f"{where} {branch}[{position}]"
+            name = entry.get("class_name") if isinstance(entry, dict) else None
+            if name not in LAYER_CLASSES or not isinstance(entry.get("config"), dict):
+                raise ModelFileError(f"{inner} must be a built-in layer's {{'class_name', 'config'}}, one of "
+                                     f"{sorted(LAYER_CLASSES)}. Received: {str(entry)[:200]}")
+            size = _implied_size(name, entry["config"], f"{inner} ({name})")
+            if size is None:
+                raise ModelFileError(f"{inner} ({name}) has a config with missing or non-integer sizes: "
+                                     f"{str(entry['config'])[:200]}")
+            total += size
+    return total
 
 
 def _check_custom_layers(custom_layers):
@@ -409,8 +440,8 @@ def _member_limit(specs):
 
 def _assign_weights(network, arrays):
     for index, layer in enumerate(network.layers):
-        for param in layer.parameters():
-            param.value = xp.asarray(arrays[f"{index}.{param.name}"].astype(network.dtype, copy=False))
+        for name, param in layer.named_parameters():
+            param.value = xp.asarray(arrays[f"{index}.{name}"].astype(network.dtype, copy=False))
             param.grad = xp.zeros_like(param.value)
         for name in layer.buffers():
             value = arrays[f"{index}.{name}"]

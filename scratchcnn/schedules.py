@@ -86,3 +86,33 @@ class _Constant:
 
     def __call__(self, epoch, lr=None):
         return self.lr
+
+
+class OneCycle:
+    """Warm-up then annealing (Smith's one-cycle, as torch.optim.lr_scheduler.OneCycleLR with anneal 'cos').
+
+    With progress p = epoch / total_epochs (epoch may be fractional: LearningRateScheduler
+    with steps_per_epoch calls it before every batch), the lr rises on a half cosine from
+    max_lr / div_factor to max_lr over the first `warmup` of the run, then falls on a half
+    cosine to max_lr / final_div_factor at p = 1, and stays there.
+    """
+
+    def __init__(self, max_lr: float, total_epochs: int, warmup: float = 0.3, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4) -> None:
+        self.max_lr = _check_number("max_lr", max_lr, 0)
+        self.total_epochs = check_int("total_epochs", total_epochs)
+        self.warmup = _check_number("warmup", warmup, 0, 1, low_inclusive=True)
+        self.div_factor = _check_number("div_factor", div_factor, 1, low_inclusive=True)
+        self.final_div_factor = _check_number("final_div_factor", final_div_factor, 1, low_inclusive=True)
+
+    def __call__(self, epoch, lr=None):
+        progress = min(max(epoch, 0) / self.total_epochs, 1.0)
+        start, end = self.max_lr / self.div_factor, self.max_lr / self.final_div_factor
+        if progress < self.warmup:
+            return _cosine_between(start, self.max_lr, progress / self.warmup)
+        return _cosine_between(self.max_lr, end, (progress - self.warmup) / (1 - self.warmup))
+
+
+def _cosine_between(first, last, fraction):
+    """first at fraction 0, last at fraction 1, along a half cosine."""
+    return last + (first - last) * (1 + math.cos(math.pi * fraction)) / 2

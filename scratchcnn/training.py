@@ -6,6 +6,7 @@ are spread over the threads is the engine's business (engine/threads.py): `train
 hands it the work for some rows, and on one thread those rows are the whole batch.
 """
 import math
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -17,6 +18,7 @@ from .augmentation import Augmentation
 from .callbacks import Callback, History, LogFile, ModelCheckpoint, ProgressBar, check_monitors
 from .layers.base import BuiltinLayer
 from .layers.regularization import Dropout
+from .layers.residual import Residual
 
 
 @dataclass
@@ -41,10 +43,12 @@ class NonFiniteLoss(Exception):
 
 def fit(network, data, validation, loss, settings, callbacks, shards):
     """Train `network` on `data` (Arrays or Source) for settings.epochs epochs; `callbacks` (History first) see
-    every batch and epoch; `validation` (None, or what network.evaluate takes as X and y) is scored each epoch."""
+    every batch and epoch; `validation` (None, or what network.evaluate takes as X and y) is scored each epoch.
+    Each epoch's logs hold its figures, the lr, and `elapsed`: the seconds since training began."""
     network.stop_training, network.stop_reason, network.trained = False, None, True
     for callback in callbacks:
         callback.on_train_begin({})
+    start = time.perf_counter()
     try:
         for epoch in range(settings.initial_epoch, settings.epochs):
             for callback in callbacks:
@@ -59,6 +63,7 @@ def fit(network, data, validation, loss, settings, callbacks, shards):
                                           distributed=settings.distributed)
                 logs.update({f"val_{name}": value for name, value in scores.items()})
             logs["lr"] = network.optimizer.lr
+            logs["elapsed"] = time.perf_counter() - start  # seconds since training began, validation included
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
             if network.stop_training:
@@ -76,6 +81,8 @@ def run_epoch(network, data, loss, settings, epoch, callbacks, shards):
     for index, layer in enumerate(network.layers):  # dropout masks drawn from (seed, epoch, layer)
         if isinstance(layer, Dropout):
             layer.rng = np.random.default_rng([settings.seed, epoch, index + 1])
+        for inner, dropout in enumerate(inner_dropouts(layer)):  # inside a Residual: (seed, epoch, layer, k)
+            dropout.rng = np.random.default_rng([settings.seed, epoch, index + 1, inner + 1])
     totals, seen, logs = dict.fromkeys(["loss", *(metric.name for metric in settings.metrics)], 0.0), 0, {}
     for batch_index, batch in enumerate(data.batches(settings, epoch, shards.share)):
         try:
@@ -273,3 +280,14 @@ def thread_count(network, loss, batch_size):
     if network.engine != "fast" or not loss.splits or not all(isinstance(l, BuiltinLayer) for l in network.layers):
         return 1
     return parallel.get_num_threads() if batch_size >= 2 * parallel.MIN_SHARD_SAMPLES else 1
+
+
+def inner_dropouts(layer):
+    """The Dropout layers inside a Residual block (inside nested blocks too), in order."""
+    if not isinstance(layer, Residual):
+        return []
+    found: list[Dropout] = []
+    for sequence in layer.sequences().values():
+        for inner in sequence:
+            found += [inner] if isinstance(inner, Dropout) else inner_dropouts(inner)
+    return found

@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Callable, Sequence
 
 from .layers import (Activation, BatchNorm, ConvLayer, Dense, Dropout, Flatten, GlobalAveragePooling, MultiClassDense,
-                     PoolingLayer)
+                     PoolingLayer, Residual)
 from .checks import check_int
 from .network import Network
 
@@ -57,6 +57,26 @@ def mnist_convnet(num_classes: int = 10, depth: int = 1, size: int = 28, dropout
                     *head])
 
 
+def lean_mnist_convnet(num_classes: int = 10, depth: int = 1, size: int = 28, widths: tuple[int, int] = (32, 64),
+                       hidden: int = 128, dropout: float = 0.0) -> Network:
+    """A convnet that trains fast on digits: Conv 5x5 ReLU (no padding) -> Pool -> Conv 3x3 pad 1 -> BatchNorm -> ReLU
+    -> Pool -> hidden -> softmax; (depth, 28, 28) -> (widths[0], 24, 24) -> (, 12, 12) -> (widths[1], 6, 6) -> ...
+
+    The first convolution reads one channel, so a 5x5 kernel costs little more than a 3x3 one, and without
+    padding it leaves smaller maps for everything after it; BatchNorm sits only on the smaller maps of the second
+    stage, where it costs a quarter of what it would on the first. With dropout > 0, Dropout(dropout) comes
+    before and after the hidden layer.
+    """
+    first, second = widths
+    features = second * ((size - 4) // 4) ** 2
+    head = [Dense(features, hidden), MultiClassDense(hidden, num_classes)]
+    if dropout:
+        head = [Dropout(dropout), head[0], Dropout(dropout), head[1]]
+    return Network([ConvLayer(5, depth, first), PoolingLayer(),
+                    ConvLayer(3, first, second, padding=1, activation="linear"), BatchNorm(second), Activation("relu"),
+                    PoolingLayer(), Flatten(), *head])
+
+
 def _classifier_head(features: int, num_classes: int) -> Dense | MultiClassDense:
     """sigmoid 1 for two classes (binary cross-entropy), softmax num_classes for more."""
     if check_int("num_classes", num_classes, minimum=2) == 2:
@@ -93,10 +113,40 @@ def batchnorm_photo_convnet(depth: int = 3, widths: Sequence[int] = (32, 64, 128
     return Network([*layers, GlobalAveragePooling(), *head, _classifier_head(channels, num_classes)])
 
 
+def basic_block(channels_in: int, channels_out: int, stride: int = 1) -> Residual:
+    """A ResNet basic block: Conv 3x3 -> BatchNorm -> ReLU -> Conv 3x3 -> BatchNorm, plus the input, then ReLU:
+    (channels_in, H, W) -> (channels_out, H / stride, W / stride). When the shape changes, the shortcut is a 1x1
+    convolution with the stride, and BatchNorm (He et al.'s projection shortcut)."""
+    shortcut = None
+    if stride != 1 or channels_in != channels_out:
+        shortcut = [ConvLayer(1, channels_in, channels_out, stride=stride, activation="linear"), BatchNorm(channels_out)]
+    body = [ConvLayer(3, channels_in, channels_out, stride=stride, padding=1, activation="linear"),
+            BatchNorm(channels_out), Activation("relu"),
+            ConvLayer(3, channels_out, channels_out, padding=1, activation="linear"), BatchNorm(channels_out)]
+    return Residual(body, shortcut=shortcut, activation="relu")
+
+
+def residual_photo_convnet(depth: int = 3, widths: tuple[int, ...] = (32, 64, 128, 256), blocks: int = 1,
+                           dropout: float = 0.2, num_classes: int = 2) -> Network:
+    """A small ResNet for photos of any size: Conv 3x3 ReLU -> 2x2 max-pool, then `blocks` basic blocks per stage
+    of `widths` filters, each stage after the first halving the image in its first block, then global average
+    pooling -> Dropout -> sigmoid 1 (two classes) or softmax num_classes. (depth, H, W) -> (1,) or (num_classes,).
+
+    The stem's convolution has no BatchNorm: on the full-size maps it would cost more than the convolution.
+    """
+    layers, channels = [ConvLayer(3, depth, widths[0], padding=1), PoolingLayer()], widths[0]
+    for stage, width in enumerate(widths):
+        for index in range(check_int("blocks", blocks)):
+            layers.append(basic_block(channels, width, stride=2 if stage > 0 and index == 0 else 1))
+            channels = width
+    head = [Dropout(dropout)] if dropout else []
+    return Network([*layers, GlobalAveragePooling(), *head, _classifier_head(channels, num_classes)])
+
+
 # -- building a zoo network by name, for data of a given shape ---------------------------
 NETWORKS: dict[str, Callable[..., Network]] = {function.__name__: function for function in (
     xor_net, four_bit_net, report_mnist_net, report_complex_net, report_catsdogs_net, mnist_convnet,
-    small_photo_convnet, batchnorm_photo_convnet)}
+    lean_mnist_convnet, small_photo_convnet, batchnorm_photo_convnet, residual_photo_convnet)}
 
 
 def build(name: str, input_shape: Sequence[int], num_classes: int) -> Network:

@@ -18,12 +18,20 @@ whose maximum is not gets none either way). So a ReLU layer followed by max pool
 leaves its activation to the pooling, which applies it to a quarter of the values and
 compares raw values, which rarely tie (ReLU's zeros always do), so its backward pass
 takes its one-winner path (functional/pool.py).
+
+Residual blocks. A Residual's body and shortcut are sequences of layers with plans of their
+own (LayerPlan.inner), made by the same rules: a convolution before a pooling inside the body
+crops, a ReLU before a max pooling inside it is deferred. Nothing crosses the block's edges:
+its input feeds two sequences, and its output is a sum, so no neighbour outside it is fused
+with a layer inside it. Its own activation (after the sum) is deferred to a max pooling after
+the block as any layer's is.
 """
 from ..functional import output_size
 from ..functional.workspace import Workspace
 from ..layers.base import ActivatedLayer, BuiltinLayer, LayerPlan
 from ..layers.conv import ConvLayer
 from ..layers.pooling import PoolingLayer
+from ..layers.residual import Residual, inner_shapes
 
 ENGINES = ("fast", "reference")
 
@@ -41,21 +49,28 @@ class Plan:
     input gradient back to it.
     """
 
-    def __init__(self, layers, input_shapes, engine="fast", training=False):
+    def __init__(self, layers, input_shapes, engine="fast", training=False, need_input_grad=None):
+        """need_input_grad: whether the first layer computes its input gradient; None: not in training (nothing
+        needs the gradient of the data), else yes. A Residual's sequences take the block's own."""
         self.engine = check_engine(engine)
         self.input_shapes = input_shapes
         self.crops = [None] * len(layers)
         if engine == "reference":
             self.layers = [LayerPlan(reference=True) for _ in layers]
-            return
-        self.layers = [LayerPlan(workspaces={True: Workspace(), False: Workspace()}) for _ in layers]
-        for index, (layer, after) in enumerate(zip(layers, [*layers[1:], None])):
-            if defers_relu(layer, after):
-                self.layers[index].defer_activation = True
-                self.layers[index + 1].relu_after_max = True
-            self.crops[index] = crop(layer, after, input_shapes[index])
-        if training and layers:
-            self.layers[0].need_input_grad = False  # nothing needs the gradient of the data
+        else:
+            self.layers = [LayerPlan(workspaces={True: Workspace(), False: Workspace()}) for _ in layers]
+            for index, (layer, after) in enumerate(zip(layers, [*layers[1:], None])):
+                if defers_relu(layer, after):
+                    self.layers[index].defer_activation = True
+                    self.layers[index + 1].relu_after_max = True
+                self.crops[index] = crop(layer, after, input_shapes[index])
+            if layers:
+                self.layers[0].need_input_grad = not training if need_input_grad is None else need_input_grad
+        for layer, layer_plan, input_shape in zip(layers, self.layers, input_shapes):
+            if isinstance(layer, Residual):
+                layer_plan.inner = {name: Plan(sequence, sequence_input_shapes(sequence, input_shape), engine,
+                                               training, layer_plan.need_input_grad)
+                                    for name, sequence in layer.sequences().items()}
 
     def copy(self):
         """The same plan with scratch memory of its own (for another thread's replicas of the layers)."""
@@ -63,13 +78,31 @@ class Plan:
         twin.engine, twin.input_shapes, twin.crops = self.engine, self.input_shapes, self.crops
         twin.layers = []
         for own in self.layers:
-            layer_plan = LayerPlan(own.reference, own.defer_activation, own.relu_after_max, own.need_input_grad,
+            layer_plan: LayerPlan = LayerPlan(own.reference, own.defer_activation, own.relu_after_max, own.need_input_grad,
                                    None if own.workspaces is None else {True: Workspace(), False: Workspace()})
+            if own.inner is not None:
+                layer_plan.inner = {name: inner.copy() for name, inner in own.inner.items()}
             twin.layers.append(layer_plan)
         return twin
 
     def workspaces(self):
-        return [workspace for layer_plan in self.layers for workspace in (layer_plan.workspaces or {}).values()]
+        own = [workspace for layer_plan in self.layers for workspace in (layer_plan.workspaces or {}).values()]
+        inner = [workspace for layer_plan in self.layers for plan in (layer_plan.inner or {}).values()
+                 for workspace in plan.workspaces()]
+        return own + inner
+
+    def walk(self, layers):
+        """(layer, its LayerPlan, its per-sample input shape) for every layer, those inside Residual blocks
+        included (depth first, in order): how the thread split finds Dropout and BatchNorm layers."""
+        for layer, layer_plan, input_shape in zip(layers, self.layers, self.input_shapes):
+            yield layer, layer_plan, input_shape
+            for name, sequence in (layer.sequences().items() if isinstance(layer, Residual) else ()):
+                yield from layer_plan.inner[name].walk(sequence)
+
+
+def sequence_input_shapes(layers, input_shape):
+    """The per-sample input shape of each layer of a sequence fed input_shape."""
+    return [shape_in for shape_in, _ in inner_shapes(layers, input_shape)]
 
 
 def defers_relu(layer, after):

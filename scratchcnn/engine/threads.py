@@ -23,6 +23,7 @@ from .. import parallel
 from ..functional.workspace import transient_outputs
 from ..layers.base import Parameter
 from ..layers.regularization import BatchNorm, Dropout
+from ..layers.residual import Residual
 from .passes import Passes
 
 
@@ -59,11 +60,15 @@ class ShardSum:
 
 
 def replica(layer):
-    """A twin of a built-in layer for another thread: the same parameter values, its own gradients and caches."""
+    """A twin of a built-in layer for another thread: the same parameter values, its own gradients and caches
+    (a Residual's twin holds twins of its layers)."""
     twin = copy.copy(layer)
     for name, value in vars(layer).items():
         if isinstance(value, Parameter):
             setattr(twin, name, Parameter(value.value, value.name))
+    if isinstance(layer, Residual):
+        twin.body = [replica(inner) for inner in layer.body]
+        twin.shortcut = None if layer.shortcut is None else [replica(inner) for inner in layer.shortcut]
     return twin
 
 
@@ -74,8 +79,10 @@ class TrainingShards:
         self.layers = layers
         self.passes = [Passes(layers, plan)] + [Passes([replica(layer) for layer in layers], plan.copy())
                                                  for _ in range(num_threads - 1)]
-        self.noisy = [index for index, layer in enumerate(layers) if isinstance(layer, Dropout)]
-        self.mixing = [index for index, layer in enumerate(layers) if isinstance(layer, BatchNorm)]
+        # Every shard's (layer, LayerPlan, input shape), those inside Residual blocks included, in one order.
+        self.walks = [list(passes.plan.walk(passes.layers)) for passes in self.passes]
+        self.noisy = [index for index, (layer, _, _) in enumerate(self.walks[0]) if isinstance(layer, Dropout)]
+        self.mixing = [index for index, (layer, _, _) in enumerate(self.walks[0]) if isinstance(layer, BatchNorm)]
         self.across = None  # a distributed run: across(array) sums it over the processes (scratchcnn/distributed)
 
     def share(self, batch_size):
@@ -110,16 +117,17 @@ class TrainingShards:
             for own, other in zip(_parameters(self.layers), _parameters(twin.layers)):
                 other.value = own.value
         for index in self.noisy:
-            noise = self.layers[index].draw_noise((batch_size, *shards[0].plan.input_shapes[index]))
-            for passes, (start, stop) in zip(shards, bounds):
-                passes.plan.layers[index].noise = noise[start:stop]
+            layer, _, input_shape = self.walks[0][index]
+            noise = layer.draw_noise((batch_size, *input_shape))
+            for walk, (start, stop) in zip(self.walks, bounds):
+                walk[index][1].noise = noise[start:stop]
 
     def _run(self, shards, bounds, work):
         """work on every shard at once, the BatchNorm layers' shards linked by ShardSums."""
         sums = [ShardSum(len(shards), self.across) for _ in self.mixing]
-        for shard, passes in enumerate(shards):
+        for shard in range(len(shards)):
             for index, shard_sum in zip(self.mixing, sums):
-                passes.plan.layers[index].total = shard_sum.for_shard(shard)
+                self.walks[shard][index][1].total = shard_sum.for_shard(shard)
         failures = []
 
         def run_shard(shard, start, stop):
@@ -139,9 +147,9 @@ class TrainingShards:
                 raise failures[0] from None  # the shard that failed first, not one it left waiting
             raise
         finally:
-            for passes in shards:
+            for walk in self.walks[:len(shards)]:
                 for index in self.mixing:
-                    passes.plan.layers[index].total = None
+                    walk[index][1].total = None
 
 
 def predict_pieces(passes, X, outputs, batch_size, num_threads, check_piece=None):

@@ -45,42 +45,62 @@ def run_experiment(name, out_dir, epochs=None, batch_size=None, learning_rate=No
     print_fn(f"{name}: {recipe.description}\nTraining: {recipe.settings(**chosen)}\nData: {data.note}")
     network.summary(input_shape=data.train_x.shape[1:], print_fn=print_fn)
     loss_fn, loss_derivative = losses.get(recipe.loss)
-    # The schedule is made for this run's epochs and learning rate, so --epochs and --lr reshape it.
-    callbacks = [LearningRateScheduler(recipe.schedule(epochs, learning_rate))] if recipe.schedule else None
-    start = time.perf_counter()
+    callbacks = _schedule_callbacks(recipe, epochs, learning_rate, -(-len(data.train_x) // batch_size))
+    options = recipe.optimizer_options if optimizer == recipe.optimizer else {}
+    start, cpu_start = time.perf_counter(), time.process_time()
     history = network.train(
         data.train_x, data.train_y, epochs, learning_rate, loss_fn, loss_derivative,
         log_file=os.path.join(out_dir, "train_log.txt"), val_X=data.val_x, val_y=data.val_y,
-        batch_size=batch_size, optimizer=optimizers.OPTIMIZER_NAMES[optimizer](network.parameters(), lr=learning_rate),
-        seed=seed, verbose=verbose, augment=recipe.augment, callbacks=callbacks, distributed=distributed)
-    seconds = time.perf_counter() - start
+        batch_size=batch_size, seed=seed, verbose=verbose, augment=recipe.augment, callbacks=callbacks,
+        optimizer=optimizers.OPTIMIZER_NAMES[optimizer](network.parameters(), lr=learning_rate, **options),
+        distributed=distributed)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     model_path = os.path.join(out_dir, f"{name}.model")
-    test_outputs, test_loss, test_accuracy = network.evaluate(data.test_x, data.test_y, loss_fn,
+    test_outputs, test_loss, test_accuracy = network.evaluate(data.test_x, data.test_y, loss_fn, tta=recipe.tta,
                                                               distributed=distributed)
     results = None  # process 0 writes; the others wait to hear that it could
     with world.agree("Writing the model, report and pictures on process 0") if world else nullcontext():
         if world is None or world.rank == 0:
             results = _write_results(name, recipe, out_dir, network, model_path, data, history, test_outputs,
-                                     test_loss, test_accuracy, seconds, seed, print_fn)
+                                     test_loss, test_accuracy, seconds, cpu_seconds, seed, print_fn)
     return results
 
 
 def _write_results(name, recipe, out_dir, network, model_path, data, history, test_outputs, test_loss, test_accuracy,
-                   seconds, seed, print_fn):
+                   seconds, cpu_seconds, seed, print_fn):
     """Save the model, the classification report, the pictures and results.json; print the report; the results."""
     network.save_model(model_path)
     report_path, report_text = write_report(out_dir, data, test_outputs)
     pictures = write_pictures(out_dir, history, data, test_outputs, print_fn)
-    results = {"experiment": name, "test_accuracy": test_accuracy, "test_loss": test_loss,
-               "train_seconds": round(seconds, 1), "epochs": len(history.epoch), "seed": seed,
+    results = {"experiment": name, "test_accuracy": test_accuracy, "test_loss": test_loss, "tta": recipe.tta,
+               "train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 2),
+               "epochs": len(history.epoch), "seed": seed,
                "train_samples": int(len(data.train_x)), "test_samples": int(len(data.test_x)),
-               "report": recipe.report_result, "files": [model_path, report_path, *pictures]}
+               "report": recipe.report_result, "files": [model_path, report_path, *pictures],
+               "per_epoch": _per_epoch(history)}
     write_results(out_dir, results)
     print_fn(report_text)
-    print_fn(f"Test accuracy: {test_accuracy:.4f} (loss {test_loss:.4f}) after {seconds:.1f} s of training "
+    print_fn(f"Test accuracy: {test_accuracy:.4f} (loss {test_loss:.4f}{', flip-averaged' if recipe.tta else ''}) "
+             f"after {seconds:.1f} s of training ({cpu_seconds:.0f} CPU-seconds) "
              f"[{recipe.report_result or 'no report figure'}]")
     print_fn(f"Model, log, report and pictures are in {os.path.abspath(out_dir)}/")
     return results
+
+
+def _schedule_callbacks(recipe, epochs, learning_rate, steps_per_epoch):
+    """The recipe's LearningRateScheduler, made for this run's epochs and learning rate (so --epochs and --lr reshape
+    it), set before every batch for a per-batch schedule; None without a schedule."""
+    if recipe.schedule is None:
+        return None
+    steps = steps_per_epoch if recipe.schedule_per_batch else None
+    return [LearningRateScheduler(recipe.schedule(epochs, learning_rate), steps_per_epoch=steps)]
+
+
+def _per_epoch(history):
+    """Each epoch's figures for results.json: 'elapsed' (seconds since training began), the lr, losses, accuracies."""
+    keys = [key for key in ("lr", "loss", "accuracy", "val_loss", "val_accuracy") if key in history.history]
+    return {"elapsed": [float(value) for value in history.elapsed],
+            **{key: [float(value) for value in history.history[key]] for key in keys}}
 
 
 def _check_settings(epochs, batch_size, learning_rate, optimizer):

@@ -86,6 +86,10 @@ class Layer:
         """The layer's Parameters, in a fixed order (weight before bias)."""
         return [value for value in vars(self).values() if isinstance(value, Parameter)]
 
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        """[(name, Parameter)], names unique within the layer (the model file's keys): `parameters()` by their names."""
+        return [(param.name, param) for param in self.parameters()]
+
     def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
         """Draw fresh initial weights from `rng` (a numpy Generator); layers without weights do nothing."""
 
@@ -132,10 +136,12 @@ class LayerPlan:
     layer's ReLU to the max pooling after it, `relu_after_max` makes that pooling apply it,
     `need_input_grad` lets the first layer skip its input gradient, and `workspaces` lend
     scratch memory. `noise` (dropout's draws made ahead) and `total` (BatchNorm's sum over
-    the threads of a split batch) are set by the thread split for the batch at hand.
+    the threads of a split batch) are set by the thread split for the batch at hand. `inner`
+    holds the plans of a layer's own sequences of layers (a Residual's body and shortcut).
     """
 
-    __slots__ = ("reference", "defer_activation", "relu_after_max", "need_input_grad", "workspaces", "noise", "total")
+    __slots__ = ("reference", "defer_activation", "relu_after_max", "need_input_grad", "workspaces", "noise", "total",
+                 "inner")
 
     def __init__(self, reference: bool = False, defer_activation: bool = False, relu_after_max: bool = False,
                  need_input_grad: bool = True, workspaces: dict | None = None) -> None:
@@ -146,6 +152,7 @@ class LayerPlan:
         self.workspaces = workspaces  # {True: Workspace, False: Workspace} or None (fresh arrays)
         self.noise = None
         self.total = None
+        self.inner: Any = None  # {name: engine Plan} for a layer made of sequences of layers
 
     def workspace(self, training: bool) -> Any:
         return None if self.workspaces is None else self.workspaces[bool(training)]

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -48,7 +49,7 @@ def test_experiment_mnist_limited_then_summary_evaluate_and_predict(tmp_path, ca
 
     assert main(["summary", model]) == 0
     table = capsys.readouterr().out
-    assert "(1, 28, 28)" in table and "Total params: 421,642" in table
+    assert "(1, 28, 28)" in table and "Total params: 315,914" in table
 
     assert main(["evaluate", model, "--limit", "50"]) == 0
     assert "Test accuracy:" in capsys.readouterr().out
@@ -122,6 +123,40 @@ def test_a_recipe_schedule_is_made_for_the_run_and_sets_each_epochs_learning_rat
     run_experiment("xor-scheduled", str(tmp_path), epochs=3, learning_rate=0.5, verbose=0, print_fn=lambda *args: None)
     assert made == [(3, 0.5)]  # built once, from the run's --epochs and --lr rather than the recipe's
     assert seen == [0.5, 0.5, 0.25]
+
+
+def test_results_and_log_record_the_seconds_at_every_epoch(tmp_path):
+    results = run_experiment("xor", str(tmp_path), epochs=4, verbose=0, print_fn=lambda *args: None)
+    elapsed = results["per_epoch"]["elapsed"]
+    assert len(elapsed) == 4 and all(0 < a <= b for a, b in zip(elapsed, elapsed[1:]))
+    assert results["train_seconds"] >= elapsed[-1] - 0.1 and results["train_cpu_seconds"] >= 0
+    assert len(results["per_epoch"]["accuracy"]) == 4 and results["tta"] is None
+    assert json.loads((tmp_path / "results.json").read_text())["per_epoch"] == results["per_epoch"]
+    lines = (tmp_path / "train_log.txt").read_text().splitlines()[:4]
+    assert [line.rsplit("Time: ", 1)[1] for line in lines] == [f"{seconds:.1f} s" for seconds in elapsed]
+
+
+def test_a_per_batch_schedule_and_the_recipes_optimizer_options_and_tta(tmp_path, monkeypatch):
+    """schedule_per_batch sets the lr before every batch; optimizer_options reach the recipe's optimiser; tta='flip'
+    scores the test split on flip-averaged outputs."""
+    from scratchcnn.network import Network
+    from scratchcnn.schedules import OneCycle
+
+    evaluated = []
+    original = Network.evaluate
+    monkeypatch.setattr(Network, "evaluate", lambda self, *args, **kw: evaluated.append(kw.get("tta")) or
+                        original(self, *args, **kw))
+    recipe = dataclasses.replace(RECIPES["mnist"], schedule=lambda epochs, lr: OneCycle(lr, epochs),
+                                 schedule_per_batch=True, optimizer_options={"weight_decay": 0.1}, tta="flip")
+    monkeypatch.setitem(RECIPES, "mnist-tried", recipe)
+    results = run_experiment("mnist-tried", str(tmp_path), epochs=2, batch_size=32, limit=64, verbose=0,
+                             print_fn=lambda *args: None)
+    schedule = OneCycle(recipe.learning_rate, 2)
+    assert results["per_epoch"]["lr"] == pytest.approx([schedule(0.5), schedule(1.5)])  # the last of 2 steps
+    assert evaluated[-1] == "flip" and results["tta"] == "flip" and None in evaluated[:-1]  # validation: plain
+    assert results["train_cpu_seconds"] > 0
+    config = json.loads(zipfile.ZipFile(tmp_path / "mnist-tried.model").read("config.json"))
+    assert config["optimizer"]["config"]["weight_decay"] == 0.1
 
 
 def test_experiment_that_needs_data_says_so(tmp_path, capsys):

@@ -108,7 +108,7 @@ def test_a_json_network_config_as_net(trained, tmp_path, capsys, wrap):
 
 @pytest.mark.parametrize("net, message", [
     ("resnet", "Received: --net='resnet'. Zoo networks for 3x12x12 images in 3 classes: batchnorm_photo_convnet, "
-               "mnist_convnet, small_photo_convnet."),
+               "lean_mnist_convnet, mnist_convnet, residual_photo_convnet, small_photo_convnet."),
     ("report_catsdogs_net", "'report_catsdogs_net' does not fit 3x12x12 images in 3 classes; those that do:"),
 ])
 def test_a_net_that_is_not_there_or_does_not_fit_lists_the_zoo_networks_that_do(trained, tmp_path, capsys, net,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from scratchcnn import (Activation, BatchNorm, ConvLayer, Dense, Dropout, Flatten, GlobalAveragePooling,
-                        MultiClassDense, Network, PoolingLayer, load_model, losses, parallel)
+                        MultiClassDense, Network, PoolingLayer, Residual, load_model, losses, parallel)
 from scratchcnn.engine.passes import Passes
 
 CCE = (losses.categorical_crossentropy, losses.categorical_crossentropy_derivative)
@@ -33,6 +33,21 @@ def batchnorm_dropout_global():
     return layers, (3, 12, 12), CCE
 
 
+def residual_blocks():
+    """Residual blocks: an identity block with Dropout and BatchNorm inside, a strided one with a 1x1 projection,
+    and one whose body crops its convolution for the max pooling after it (and leaves it the ReLU), with an average
+    pooling shortcut; that block's own ReLU goes to the max pooling after it."""
+    identity = Residual([ConvLayer(3, 6, 6, padding=1, activation="linear"), BatchNorm(6), Activation("relu"),
+                         Dropout(0.2), ConvLayer(3, 6, 6, padding=1, activation="linear"), BatchNorm(6)])
+    strided = Residual([ConvLayer(3, 6, 8, stride=2, padding=1, activation="linear"), BatchNorm(8), Activation("relu"),
+                        ConvLayer(3, 8, 8, padding=1, activation="linear"), BatchNorm(8)],
+                       shortcut=[ConvLayer(1, 6, 8, stride=2, activation="linear"), BatchNorm(8)])
+    cropped = Residual([ConvLayer(2, 8, 8), PoolingLayer()], shortcut=[PoolingLayer(3, stride=2, mode="avg")])
+    layers = [ConvLayer(3, 3, 6, padding=1), identity, strided, cropped, PoolingLayer(), GlobalAveragePooling(),
+              MultiClassDense(8, 4)]
+    return layers, (3, 12, 12), CCE
+
+
 def data(shape, outputs, seed=0, n=96):
     rng = np.random.default_rng(seed)
     X = rng.random((n, *shape))
@@ -58,7 +73,7 @@ def relative_error(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-2))
 
 
-@pytest.mark.parametrize("make", [report_style, padded_strided, batchnorm_dropout_global])
+@pytest.mark.parametrize("make", [report_style, padded_strided, batchnorm_dropout_global, residual_blocks])
 @pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-4), ("float64", 1e-10)])
 def test_the_same_seed_trains_alike_on_both_engines(make, dtype, tolerance):
     fast, fast_history, X = trained(make, "fast", dtype, threads=2)  # batches of 32 in two shards of 16
@@ -144,3 +159,24 @@ def test_a_step_through_the_reference_passes_reads_as_the_textbook():
     assert out.shape == (2, 3) and np.allclose(out.sum(axis=1), 1)
     assert passes.backward(out - np.eye(3, dtype=np.float32)[[0, 1]], from_logits=True, timings=timings).shape == X.shape
     assert all(forward > 0 and backward > 0 for forward, backward in timings)
+
+
+def test_the_fast_engine_plans_inside_residual_blocks():
+    """The cropped block's body crops its convolution and leaves its ReLU to the pooling, as outside a block; the
+    block's own ReLU goes to the max pooling after it; in training the first layer inside a first block skips its
+    input gradient."""
+    layers, shape, _ = residual_blocks()
+    network = Network(layers)
+    plan = network._plan(shape)
+    body = plan.layers[3].inner["body"]
+    assert body.crops[0] == (5, 5) and body.layers[0].defer_activation and body.layers[1].relu_after_max
+    assert plan.layers[3].defer_activation and plan.layers[4].relu_after_max
+    assert set(plan.layers[3].inner) == {"body", "shortcut"} and set(plan.layers[1].inner) == {"body"}
+    first = Network([residual_blocks()[0][2], GlobalAveragePooling(), MultiClassDense(8, 2)])
+    shards = first._plan((6, 8, 8), "train", 1)
+    inner = shards.passes[0].plan.layers[0].inner
+    assert not inner["body"].layers[0].need_input_grad and not inner["shortcut"].layers[0].need_input_grad
+    assert inner["body"].layers[1].need_input_grad
+    X = np.random.default_rng(0).random((8, 6, 8, 8))
+    history = first.train(X, np.arange(8) % 2, 1, 0.01, *CCE, log_file=None, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

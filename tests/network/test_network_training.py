@@ -12,6 +12,7 @@ from scratchcnn.losses import (bce_loss, bce_loss_derivative, categorical_crosse
 CCE = (categorical_crossentropy, categorical_crossentropy_derivative)
 LOG_LINE = r"^\d\d:\d\d:\d\d :Epoch \d+/\d+, Loss: \d+\.\d{4}, Accuracy: \d+\.\d{4}"
 VAL_PART = r", Val Loss: \d+\.\d{4}, Val Accuracy: \d+\.\d{4}"
+TIME_PART = r", Time: \d+\.\d s"  # the seconds since training began
 TOTAL_LINE = r"^Total Training Time: \d+:\d\d:\d\d$"
 
 
@@ -94,7 +95,7 @@ def test_log_file_has_one_line_per_epoch_in_the_reports_format(tmp_path):
     lines = raw.decode("utf-8").splitlines()
     assert len(lines) == 4
     for epoch, line in enumerate(lines[:3]):
-        assert re.match(LOG_LINE + "$", line), line
+        assert re.match(LOG_LINE + TIME_PART + "$", line), line
         assert f":Epoch {epoch + 1}/3, " in line
         assert f"Loss: {history.history['loss'][epoch]:.4f}" in line
         assert f"Accuracy: {history.history['accuracy'][epoch]:.4f}" in line
@@ -107,7 +108,7 @@ def test_log_file_with_validation_data_adds_val_loss_and_accuracy(tmp_path):
     history = classifier().train(X, y, 2, 0.1, *CCE, str(log), X[:5], y[:5], seed=0, verbose=0)
     lines = log.read_text().splitlines()
     for epoch, line in enumerate(lines[:2]):
-        assert re.match(LOG_LINE + VAL_PART + "$", line), line
+        assert re.match(LOG_LINE + VAL_PART + TIME_PART + "$", line), line
         assert f"Val Loss: {history.history['val_loss'][epoch]:.4f}" in line
         assert f"Val Accuracy: {history.history['val_accuracy'][epoch]:.4f}" in line
     assert re.match(TOTAL_LINE, lines[-1])

@@ -372,7 +372,7 @@ def read_csv(path, separator=","):
         return list(csv.reader(file, delimiter=separator))
 
 
-KEYS = ["epoch", "accuracy", "loss", "lr", "val_accuracy", "val_loss"]
+KEYS = ["epoch", "accuracy", "elapsed", "loss", "lr", "val_accuracy", "val_loss"]
 
 
 def test_csv_logger_writes_a_header_and_one_row_per_epoch(tmp_path):
@@ -384,7 +384,8 @@ def test_csv_logger_writes_a_header_and_one_row_per_epoch(tmp_path):
     for epoch, row in enumerate(rows[1:]):
         assert row[0] == str(epoch)
         for key, value in zip(KEYS[1:], row[1:]):
-            assert float(value) == history.history[key][epoch]  # repr round-trips exactly
+            recorded = history.elapsed if key == "elapsed" else history.history[key]
+            assert float(value) == recorded[epoch]  # repr round-trips exactly
 
 
 def test_csv_logger_append_continues_without_a_second_header(tmp_path):
@@ -393,7 +394,7 @@ def test_csv_logger_append_continues_without_a_second_header(tmp_path):
     train(network, [CSVLogger(path, separator=";", append=True)], epochs=2)
     train(network, [CSVLogger(path, separator=";", append=True)], epochs=5, initial_epoch=2)
     rows = read_csv(path, ";")
-    assert rows[0] == ["epoch", "accuracy", "loss", "lr"]
+    assert rows[0] == ["epoch", "accuracy", "elapsed", "loss", "lr"]
     assert [row[0] for row in rows[1:]] == ["0", "1", "2", "3", "4"]
 
 

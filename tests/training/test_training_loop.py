@@ -215,3 +215,18 @@ def test_plot_history_draws_a_real_history(tmp_path):
     assert os.path.getsize(path) > 2000
     assert len(figure.axes) == 2  # loss and accuracy, 'lr' ignored
     assert [list(line.get_xdata()) for line in figure.axes[0].lines] == [[1, 2, 3], [1, 2, 3]]
+
+
+def test_every_epoch_logs_the_seconds_since_training_began(tmp_path):
+    """History's 'elapsed' grows epoch by epoch, and the log file's lines end with it, so time-to-accuracy reads off."""
+    from training_helpers import blobs, classifier
+
+    X, y = blobs()
+    log = tmp_path / "log.txt"
+    history = classifier().train(X, y, 3, 0.1, "categorical_crossentropy", log_file=str(log), batch_size=4, verbose=0,
+                                 seed=0, val_X=X, val_y=y)
+    elapsed = history.elapsed
+    assert "elapsed" not in history.history  # .history holds what the same seed reproduces exactly
+    assert len(elapsed) == 3 and 0 < elapsed[0] <= elapsed[1] <= elapsed[2]
+    lines = [line for line in log.read_text().splitlines() if ":Epoch " in line]
+    assert [line.rsplit(", Time: ", 1)[1] for line in lines] == [f"{seconds:.1f} s" for seconds in elapsed]

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from scratchcnn.schedules import CosineDecay, ExponentialDecay, StepDecay
+from scratchcnn.schedules import CosineDecay, ExponentialDecay, OneCycle, StepDecay
 
 
 def test_step_decay_drops_by_gamma_every_step_size_epochs():
@@ -109,3 +109,54 @@ def test_linear_warmup_checks_its_arguments(arguments, name):
 
     with pytest.raises(ValueError, match=name):
         LinearWarmup(*arguments)
+
+
+# -- OneCycle ------------------------------------------------------------------------------
+def test_one_cycle_warms_up_then_anneals_on_half_cosines():
+    schedule = OneCycle(1.0, total_epochs=10, warmup=0.3, div_factor=20, final_div_factor=1000)
+    assert schedule(0) == pytest.approx(0.05, rel=1e-15)
+    assert schedule(1.5) == pytest.approx(0.05 + 0.95 / 2, rel=1e-15)  # half way up
+    assert schedule(3) == pytest.approx(1.0, rel=1e-15)
+    assert schedule(6.5) == pytest.approx(0.001 + 0.999 / 2, rel=1e-15)  # half way down
+    assert schedule(10) == pytest.approx(0.001, rel=1e-15) and schedule(12) == schedule(10)
+    steps = [schedule(epoch / 10) for epoch in range(101)]
+    assert all(b > a for a, b in zip(steps[:30], steps[1:31])) and all(b < a for a, b in zip(steps[30:], steps[31:]))
+
+
+def test_one_cycle_without_warm_up_starts_at_the_peak():
+    schedule = OneCycle(0.5, total_epochs=4, warmup=0)
+    assert schedule(0) == 0.5 and schedule(2) == pytest.approx((0.5 + 0.5e-4) / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("options, name", [({"max_lr": 0}, "max_lr"), ({"total_epochs": 0}, "total_epochs"),
+                                           ({"warmup": 1.0}, "warmup"), ({"warmup": -0.1}, "warmup"),
+                                           ({"div_factor": 0.5}, "div_factor"),
+                                           ({"final_div_factor": math.nan}, "final_div_factor")])
+def test_one_cycle_refuses_invalid_arguments(options, name):
+    arguments = {"max_lr": 0.1, "total_epochs": 5, **options}
+    with pytest.raises(ValueError, match=f"invalid value for {name}"):
+        OneCycle(**arguments)
+
+
+def test_a_scheduler_with_steps_per_epoch_sets_the_lr_before_every_batch():
+    """Batch b of each epoch e (of `steps` batches) trains with schedule(e + b / steps)."""
+    from training_helpers import blobs, classifier
+
+    from scratchcnn import Callback, LearningRateScheduler
+
+    class LrPerBatch(Callback):
+        def __init__(self):
+            self.lrs = []
+
+        def on_batch_end(self, batch, logs=None):
+            self.lrs.append(self.network.optimizer.lr)
+
+    X, y = blobs()
+    schedule, spy = OneCycle(0.1, total_epochs=3), LrPerBatch()
+    steps = -(-len(X) // 8)
+    classifier().train(X, y, 3, 0.1, "categorical_crossentropy", log_file=None, batch_size=8, verbose=0, seed=0,
+                       callbacks=[spy, LearningRateScheduler(schedule, steps_per_epoch=steps)])
+    assert spy.lrs == pytest.approx([schedule(epoch + batch / steps) for epoch in range(3) for batch in range(steps)],
+                                    rel=1e-15)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        LearningRateScheduler(schedule, steps_per_epoch=0)
