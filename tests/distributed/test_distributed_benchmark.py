@@ -4,6 +4,8 @@ import pytest
 from benchmark_scripts import load_script, script_path
 from mpi_helpers import run_mpi
 
+pytestmark = pytest.mark.slow  # MPI jobs in subprocesses
+
 SERIAL = {"augment": 0.002, "optimizer": 0.001, "syncs": 8}
 
 

@@ -8,6 +8,8 @@ import pytest
 from mpi_helpers import run_mpi
 from scratchcnn import Dense, MultiClassDense, Network, losses
 
+pytestmark = pytest.mark.slow  # MPI jobs in subprocesses
+
 
 def test_a_distributed_experiment_writes_its_files_once_from_process_zero(tmp_path):
     out = tmp_path / "run"

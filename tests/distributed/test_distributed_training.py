@@ -10,6 +10,8 @@ import distributed_worker as worker
 from mpi_helpers import run_worker
 from scratchcnn import parallel
 
+pytestmark = pytest.mark.slow  # MPI jobs in subprocesses
+
 
 def outcome(out, rank):
     """(weights, the rest of what the worker saved) of process `rank`."""
